@@ -9,6 +9,10 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"strings"
+
+	// Meetings name IANA zones; embed the database so Convene does not
+	// depend on the host having one (many slim images do not).
+	_ "time/tzdata"
 )
 
 // Languages lists the participant languages Convene accepts, in the order

@@ -250,7 +250,7 @@ func (m *Meeting) apply(in MeetingInput) error {
 	if in.Timezone != nil {
 		tz := *in.Timezone
 		if tz == "" || tz == "Local" || strings.ContainsAny(tz, "\r\n") {
-			return FieldErrorf("timezone", "must be an IANA time zone such as Europe/Geneva")
+			return FieldErrorf("timezone", "must be an IANA time zone such as Europe/Zurich")
 		}
 		if _, err := time.LoadLocation(tz); err != nil {
 			return FieldErrorf("timezone", "unknown time zone %q", tz)

@@ -89,3 +89,14 @@ func NewRegistration(meetingID string, in RegistrationInput, now time.Time) (Reg
 		CreatedAt:    now.UTC().Truncate(time.Millisecond),
 	}, nil
 }
+
+// NoticeMessage returns the email that tells a new registration its status:
+// a confirmation for a confirmed registration, a waiting-list notice for a
+// waitlisted one. Variant "1" is the first notice; resends count up.
+func NoticeMessage(r Registration) Message {
+	kind := EmailConfirmation
+	if r.Status == StatusWaitlisted {
+		kind = EmailWaitlisted
+	}
+	return Message{MeetingID: r.MeetingID, RegistrationID: r.ID, Kind: kind, Variant: "1"}
+}
