@@ -1,0 +1,9 @@
+//go:build !faults
+
+package main
+
+import "convene"
+
+// faultAfterStore is the hook of fault-injection builds (-tags faults);
+// ordinary builds have none.
+func faultAfterStore() func(convene.Registration) { return nil }

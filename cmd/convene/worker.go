@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"convene"
+	"convene/config"
+	"convene/jobs"
+	"convene/mailer"
+	"convene/store"
+	"convene/templates"
+)
+
+var (
+	_ jobs.Store    = (*store.Store)(nil)
+	_ jobs.Sender   = (*mailer.Mailer)(nil)
+	_ jobs.Renderer = (*templates.Renderer)(nil)
+)
+
+// workerShutdownTimeout is how long a worker waits at SIGTERM for jobs in
+// flight: longer than one SMTP exchange may take, so a send is finished
+// rather than abandoned.
+const workerShutdownTimeout = mailer.DefaultTimeout + 10*time.Second
+
+func runWorker(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
+	srv, closeFn, err := startWorker(cfg, rdb, logger)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	<-ctx.Done()
+	stopWorker(srv, logger)
+	return nil
+}
+
+// startWorker starts an asynq server running every job, and returns it
+// with a function that releases what it holds (the SMTP pool).
+func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (*asynq.Server, func(), error) {
+	m, err := mailer.New(cfg.MailURL, cfg.MailFrom, mailer.WithLogger(logger))
+	if err != nil {
+		return nil, nil, &config.Error{Var: "MAIL_URL or MAIL_FROM", Msg: err.Error()}
+	}
+	r, err := templates.New(templates.Options{From: m.From()})
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	signer, err := convene.NewSigner(cfg.SigningKey)
+	if err != nil {
+		m.Close()
+		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	w := &jobs.Worker{
+		Store:     store.New(rdb),
+		Sender:    m,
+		Renderer:  r,
+		Queue:     jobs.Queue{Enqueuer: client},
+		Signer:    signer,
+		PublicURL: cfg.PublicURL,
+		Logger:    logger,
+		Now:       time.Now,
+		LockTTL:   2 * mailer.DefaultTimeout,
+		SweepAge:  cfg.SweepInterval,
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, jobs.ServerConfig(cfg.WorkerConcurrency, workerShutdownTimeout, logger))
+	if err := srv.Start(jobs.NewMux(w)); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	logger.Info("worker started", "concurrency", cfg.WorkerConcurrency, "queues", jobs.Queues)
+	return srv, func() { client.Close(); m.Close() }, nil
+}
+
+func stopWorker(srv *asynq.Server, logger *slog.Logger) {
+	logger.Info("worker shutting down", "timeout", workerShutdownTimeout.String())
+	srv.Shutdown()
+	logger.Info("worker stopped")
+}
