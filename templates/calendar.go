@@ -28,7 +28,12 @@ const productID = "-//Convene//Convene//EN"
 // DTSTAMP. The description, in English, gives the online link and the
 // personal link (Participant writes it in the participant's language).
 func (r *Renderer) Calendar(m convene.Meeting, attendee convene.Address, method string, now time.Time, link string) ([]byte, error) {
+	kind := ""
+	if method == methodCancel {
+		kind = convene.EmailCancelled // the description then offers no cancel link
+	}
 	desc, err := r.description(fallbackLanguage, view{
+		Kind:      kind,
 		Lang:      fallbackLanguage,
 		Title:     oneLine(m.Title),
 		OnlineURL: oneLine(m.OnlineURL),

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every check CI runs: installs redis-server when missing, then gofmt,
+# go vet, staticcheck and the whole test suite with the race detector
+# (integration and end-to-end tests start their own private redis-server
+# processes and SMTP servers; nothing else needs to be running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_go
+ensure_pkg redis-server redis-server
+
+echo ">> gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './var/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+echo ">> go vet"
+go vet ./...
+echo ">> staticcheck"
+go tool staticcheck ./...
+echo ">> go test -race"
+go test -race -count=1 -timeout 20m ./...

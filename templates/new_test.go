@@ -1,0 +1,150 @@
+package templates_test
+
+import (
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"convene"
+	"convene/templates"
+)
+
+// templateFiles returns a copy of the templates New embeds.
+func templateFiles(t *testing.T) fstest.MapFS {
+	t.Helper()
+	names, err := fs.Glob(os.DirFS("."), "*.tmpl")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no templates: %v", err)
+	}
+	files := fstest.MapFS{}
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = &fstest.MapFile{Data: b}
+	}
+	return files
+}
+
+func TestNewAcceptsTheTemplates(t *testing.T) {
+	t.Parallel()
+	if _, err := templates.NewFS(templates.Options{From: sender}, templateFiles(t)); err != nil {
+		t.Fatalf("NewFS: %v", err)
+	}
+}
+
+func TestNewFailsFast(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		change  func(fstest.MapFS)
+		wantErr string
+	}{
+		{
+			name:    "kind without English",
+			change:  func(f fstest.MapFS) { delete(f, "reminder.en.txt.tmpl"); delete(f, "reminder.en.html.tmpl") },
+			wantErr: "kind reminder has no en templates",
+		},
+		{
+			name:    "text without HTML",
+			change:  func(f fstest.MapFS) { delete(f, "updated.fr.html.tmpl") },
+			wantErr: "updated.fr.html.tmpl is missing",
+		},
+		{
+			name:    "language without common templates",
+			change:  func(f fstest.MapFS) { delete(f, "common.fr.html.tmpl") },
+			wantErr: "language fr needs",
+		},
+		{
+			name:    "no layout",
+			change:  func(f fstest.MapFS) { delete(f, "layout.html.tmpl") },
+			wantErr: "layout.html.tmpl is missing",
+		},
+		{
+			name: "parse error",
+			change: func(f fstest.MapFS) {
+				f["confirmation.fr.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}{{.Title}{{end}}`)}
+			},
+			wantErr: "parse confirmation.fr.txt.tmpl",
+		},
+		{
+			name: "unknown field",
+			change: func(f fstest.MapFS) {
+				f["waitlisted.en.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{.Postion}}{{end}}`)}
+			},
+			wantErr: "waitlisted.en html",
+		},
+		{
+			name: "unknown field in a branch",
+			change: func(f fstest.MapFS) {
+				f["cancelled.fr.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}x{{end}}{{define "text"}}{{if .MeetingCancelled}}{{.Reason}}{{end}}{{end}}`)}
+			},
+			wantErr: "cancelled.fr text",
+		},
+		{
+			name: "HTML that ends inside an attribute",
+			change: func(f fstest.MapFS) {
+				f["promoted.en.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}<a href="{{.Link}}{{end}}`)}
+			},
+			wantErr: "promoted.en html",
+		},
+		{
+			name: "no subject",
+			change: func(f fstest.MapFS) {
+				f["promoted.en.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "text"}}x{{end}}`)}
+			},
+			wantErr: `promoted.en.txt.tmpl does not define "subject"`,
+		},
+		{
+			name:    "misspelt kind",
+			change:  func(f fstest.MapFS) { f["confirmaton.en.txt.tmpl"] = f["confirmation.en.txt.tmpl"] },
+			wantErr: `unknown email kind "confirmaton"`,
+		},
+		{
+			name:    "misnamed file",
+			change:  func(f fstest.MapFS) { f["confirmation.en.tmpl"] = f["confirmation.en.txt.tmpl"] },
+			wantErr: "confirmation.en.tmpl: want a name like",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			files := templateFiles(t)
+			tt.change(files)
+			_, err := templates.NewFS(templates.Options{From: sender}, files)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("NewFS error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNewNeedsASenderDomain(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"", "no-reply", "no-reply@", "@example.org", "Convene <no-reply@example.org>"} {
+		if _, err := templates.New(templates.Options{From: convene.Address{Name: "Convene", Address: addr}}); err == nil {
+			t.Errorf("From %q: no error", addr)
+		}
+	}
+}
+
+func TestNewAllowsMissingTranslations(t *testing.T) {
+	t.Parallel()
+	files := templateFiles(t)
+	delete(files, "waitlisted.fr.txt.tmpl")
+	delete(files, "waitlisted.fr.html.tmpl")
+	r, err := templates.NewFS(templates.Options{From: sender}, files)
+	if err != nil {
+		t.Fatalf("NewFS: %v", err)
+	}
+	e, err := r.Participant(data(convene.EmailWaitlisted, "fr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.Text, "Hello Jane Doe,") {
+		t.Errorf("French waitlist email without French templates is not English:\n%s", e.Text)
+	}
+}
