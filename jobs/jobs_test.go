@@ -1,0 +1,419 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"convene"
+	"convene/internal/smtpsink"
+	"convene/internal/testredis"
+	"convene/jobs"
+	"convene/mailer"
+	"convene/store"
+	"convene/templates"
+)
+
+type bundle struct {
+	t      *testing.T
+	ctx    context.Context
+	redis  *testredis.Server
+	sink   *smtpsink.Sink
+	store  *store.Store
+	client *asynq.Client
+	worker *jobs.Worker
+	mux    *asynq.ServeMux
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	srv := testredis.Start(t)
+	rdb := srv.Client(t)
+	sink := smtpsink.Start(t)
+	m, err := mailer.New(sink.URL(), "Convene <no-reply@convene.test>", mailer.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r, err := templates.New(templates.Options{From: m.From()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := convene.NewSigner([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	logs := &syncBuffer{}
+	st := store.New(rdb)
+	w := &jobs.Worker{
+		Store: st, Sender: m, Renderer: r, Queue: jobs.Queue{Enqueuer: client}, Signer: signer,
+		PublicURL: "https://convene.test", Logger: slog.New(slog.NewJSONHandler(logs, nil)), Now: time.Now,
+		LockTTL: 10 * time.Second, SweepAge: time.Second,
+	}
+	return &bundle{t: t, ctx: context.Background(), redis: srv, sink: sink, store: st, client: client, worker: w, mux: jobs.NewMux(w), logs: logs}
+}
+
+// serve runs a real asynq server on the test's Redis with fast retries.
+func (b *bundle) serve() {
+	b.t.Helper()
+	cfg := jobs.ServerConfig(4, 5*time.Second, b.worker.Logger)
+	cfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return 200 * time.Millisecond }
+	srv := asynq.NewServerFromRedisClient(b.redis.Client(b.t), cfg)
+	if err := srv.Start(b.mux); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(srv.Shutdown)
+}
+
+func (b *bundle) register(meetingID string, capacity int, email string) convene.Registration {
+	b.t.Helper()
+	if _, err := b.store.Meeting(b.ctx, meetingID); err != nil {
+		title, starts, tz := "Training on "+meetingID, time.Now().Add(72*time.Hour).Format(time.RFC3339), "Europe/Zurich"
+		m, err := convene.NewMeeting(convene.MeetingInput{ID: &meetingID, Title: &title, StartsAt: &starts, Timezone: &tz, Capacity: &capacity}, nil, time.Now())
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if err := b.store.CreateMeeting(b.ctx, m); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	r, err := convene.NewRegistration(meetingID, convene.RegistrationInput{Name: "Ada Lovelace", Email: email}, time.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	r, _, err = b.store.Register(b.ctx, r)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
+func (b *bundle) emailStatus(r convene.Registration) string {
+	b.t.Helper()
+	got, err := b.store.Registration(b.ctx, r.MeetingID, r.ID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return got.EmailStatus
+}
+
+func (b *bundle) waitEmailStatus(r convene.Registration, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.emailStatus(r) != want {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("email_status stayed %q, want %q; logs:\n%s", b.emailStatus(r), want, b.logs)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+func emailTask(t *testing.T, msg convene.Message) *asynq.Task {
+	t.Helper()
+	task, err := jobs.NewEmailTask(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func TestConfirmationIsSentWithHeadersAndCalendar(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.register("m1", 0, "ada@example.org")
+	msg := convene.NoticeMessage(r)
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, msg)); err != nil {
+		t.Fatal(err)
+	}
+	got := b.sink.WaitCount(t, 1, 5*time.Second)[0]
+	if len(got.To) != 1 || got.To[0] != "ada@example.org" {
+		t.Fatalf("recipients %v", got.To)
+	}
+	for h, want := range map[string]string{
+		"X-Convene-Kind":         "confirmation",
+		"X-Convene-Meeting":      "m1",
+		"X-Convene-Registration": r.ID,
+		"Message-ID":             "<" + msg.MessageID("convene.test") + ">",
+	} {
+		if v := got.Header(h); v != want {
+			t.Errorf("%s: %q, want %q", h, v, want)
+		}
+	}
+	text, ok := got.Part("text/plain")
+	if !ok || !strings.Contains(string(text.Body), "https://convene.test/r/m1."+r.ID+".") {
+		t.Errorf("text part lacks the personal link: %s", text.Body)
+	}
+	if _, ok := got.Part("text/html"); !ok {
+		t.Error("no HTML part")
+	}
+	cal, ok := got.Part("text/calendar")
+	if !ok || !strings.Contains(string(cal.Body), "UID:m1@convene.test") || !strings.Contains(string(cal.Body), "SEQUENCE:1") {
+		t.Errorf("calendar part: %v %s", ok, cal.Body)
+	}
+	if s := b.emailStatus(r); s != convene.EmailSent {
+		t.Errorf("email_status %q, want sent", s)
+	}
+	if !strings.Contains(b.logs.String(), `"registration_id":"`+r.ID+`"`) {
+		t.Errorf("logs do not carry the registration id:\n%s", b.logs)
+	}
+}
+
+func TestWaitlistedNoticeShowsPosition(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.register("m1", 1, "first@example.org")
+	r := b.register("m1", 1, "second@example.org")
+	if r.Status != convene.StatusWaitlisted {
+		t.Fatalf("status %s", r.Status)
+	}
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, convene.NoticeMessage(r))); err != nil {
+		t.Fatal(err)
+	}
+	got := b.sink.WaitCount(t, 1, 5*time.Second)[0]
+	if got.Header("X-Convene-Kind") != "waitlisted" {
+		t.Fatalf("kind %q", got.Header("X-Convene-Kind"))
+	}
+	if _, ok := got.Part("text/calendar"); ok {
+		t.Fatal("a waitlist notice carries a calendar entry")
+	}
+	if text, _ := got.Part("text/plain"); !strings.Contains(string(text.Body), "1") {
+		t.Fatalf("no position in %s", text.Body)
+	}
+}
+
+func TestJobRunTwiceSendsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.register("m1", 0, "ada@example.org")
+	task := emailTask(t, convene.NoticeMessage(r))
+	for range 3 {
+		if err := b.mux.ProcessTask(b.ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Concurrent duplicates too: one wins the ledger claim, the others are
+	// told it is busy or sent.
+	r2 := b.register("m1", 0, "grace@example.org")
+	task2 := emailTask(t, convene.NoticeMessage(r2))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = b.mux.ProcessTask(b.ctx, task2) }()
+	}
+	wg.Wait()
+	if err := b.mux.ProcessTask(b.ctx, task2); err != nil {
+		t.Fatalf("a run after the concurrent ones: %v", err)
+	}
+	if n := b.sink.Count(); n != 2 {
+		t.Fatalf("%d emails for 2 messages run 12 times", n)
+	}
+}
+
+func TestTemporaryFailureIsRetriedThenDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sink.SetFault(smtpsink.Fault{Code: 451, Times: 2})
+	r := b.register("m1", 0, "ada@example.org")
+	b.serve()
+	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+		t.Fatal(err)
+	}
+	b.sink.WaitCount(t, 1, 15*time.Second)
+	b.waitEmailStatus(r, convene.EmailSent)
+	if a := b.sink.Attempts(); a != 3 {
+		t.Fatalf("%d delivery attempts, want 3 (two 451s, then success)", a)
+	}
+	if n := b.sink.Count(); n != 1 {
+		t.Fatalf("%d emails delivered", n)
+	}
+}
+
+func TestRefusedConnectionIsRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sink.Stop()
+	r := b.register("m1", 0, "ada@example.org")
+	b.serve()
+	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitEmailStatus(r, convene.EmailRetrying)
+	b.sink.Restart(t)
+	b.sink.WaitCount(t, 1, 15*time.Second)
+	b.waitEmailStatus(r, convene.EmailSent)
+}
+
+func TestPermanentFailureBouncesWithoutRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sink.SetFault(smtpsink.Fault{Code: 550})
+	r := b.register("m1", 0, "nobody@example.org")
+	b.serve()
+	msg := convene.NoticeMessage(r)
+	if err := b.worker.Queue.EnqueueEmail(b.ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	b.waitEmailStatus(r, convene.EmailBounced)
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo(jobs.QueueCritical, jobs.EmailTaskID(msg))
+		if err == nil && info.State == asynq.TaskStateArchived {
+			if info.Retried != 0 {
+				t.Fatalf("a 550 was retried %d times", info.Retried)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task not archived: %+v %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if a := b.sink.Attempts(); a != 1 {
+		t.Fatalf("%d attempts for a permanent failure", a)
+	}
+}
+
+func TestConnectionLostAfterBodyIsResentWithSameMessageID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sink.SetFault(smtpsink.Fault{DropAfterData: true, Times: 1})
+	r := b.register("m1", 0, "ada@example.org")
+	b.serve()
+	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := b.sink.WaitCount(t, 2, 15*time.Second)
+	if msgs[0].Header("Message-ID") != msgs[1].Header("Message-ID") || msgs[0].Header("Message-ID") == "" {
+		t.Fatalf("resend carries another Message-ID: %q vs %q", msgs[0].Header("Message-ID"), msgs[1].Header("Message-ID"))
+	}
+	b.waitEmailStatus(r, convene.EmailSent)
+}
+
+func TestConnectionLostAfterAcceptIsSuccess(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sink.SetFault(smtpsink.Fault{DropAfterAccept: true, Times: 1})
+	r := b.register("m1", 0, "ada@example.org")
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, convene.NoticeMessage(r))); err != nil {
+		t.Fatalf("a message the server accepted was reported as failed: %v", err)
+	}
+	if s := b.emailStatus(r); s != convene.EmailSent {
+		t.Fatalf("email_status %q", s)
+	}
+}
+
+func TestStaleNoticesAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.register("m1", 1, "first@example.org")
+	r := b.register("m1", 1, "second@example.org")
+	// A confirmation for a waitlisted registration is stale: nothing is sent.
+	msg := convene.NoticeMessage(r)
+	msg.Kind = convene.EmailConfirmation
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, msg)); err != nil {
+		t.Fatal(err)
+	}
+	// So is any email to a registration that no longer exists.
+	gone := convene.Message{MeetingID: "m1", RegistrationID: "r-gone", Kind: convene.EmailConfirmation, Variant: "1"}
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, gone)); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.sink.Count(); n != 0 {
+		t.Fatalf("%d stale emails sent", n)
+	}
+}
+
+func TestBadPayloadIsNotRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, p := range []string{`{`, `{"m":"m1"}`, `{"m":"m1","r":"r|x","k":"confirmation","v":"1"}`} {
+		err := b.mux.ProcessTask(b.ctx, asynq.NewTask(jobs.TypeEmail, []byte(p)))
+		if err == nil || !strings.Contains(err.Error(), asynq.SkipRetry.Error()) {
+			t.Errorf("payload %s: %v, want SkipRetry", p, err)
+		}
+	}
+}
+
+func TestSweepEnqueuesWhatWasNeverEnqueued(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.worker.SweepAge = 0
+	r := b.register("m1", 0, "ada@example.org") // stored, never enqueued: as if the web died
+	b.serve()
+	if err := b.mux.ProcessTask(b.ctx, jobs.NewSweepTask(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	b.sink.WaitCount(t, 1, 10*time.Second)
+	b.waitEmailStatus(r, convene.EmailSent)
+	// A second sweep finds nothing more to do.
+	if err := b.mux.ProcessTask(b.ctx, jobs.NewSweepTask(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := b.store.StaleOutbox(b.ctx, time.Now().Add(time.Hour), 10)
+	if err != nil || len(stale) != 0 {
+		t.Fatalf("outbox after the sweep: %v %v", stale, err)
+	}
+	if n := b.sink.Count(); n != 1 {
+		t.Fatalf("%d emails", n)
+	}
+}
+
+func TestPayloadsCarryIDsOnly(t *testing.T) {
+	t.Parallel()
+	r := convene.Registration{ID: "r-1", MeetingID: "m1", Name: "Ada", Email: "ada@example.org", Status: convene.StatusConfirmed}
+	task := emailTask(t, convene.NoticeMessage(r))
+	var fields map[string]string
+	if err := json.Unmarshal(task.Payload(), &fields); err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != 4 || strings.Contains(string(task.Payload()), "ada") {
+		t.Fatalf("payload %s", task.Payload())
+	}
+}
+
+func TestRetryDelays(t *testing.T) {
+	t.Parallel()
+	task := asynq.NewTask(jobs.TypeEmail, nil)
+	first := jobs.RetryDelay(0, context.DeadlineExceeded, task)
+	if first <= 0 || first > time.Minute {
+		t.Fatalf("first retry after %v, want within a minute", first)
+	}
+	var total time.Duration
+	for n := range jobs.EmailMaxRetry {
+		d := jobs.RetryDelay(n, context.DeadlineExceeded, task)
+		if d > 70*time.Minute {
+			t.Fatalf("retry %d after %v: over the cap", n, d)
+		}
+		total += d
+	}
+	if total < 20*time.Hour || total > 28*time.Hour {
+		t.Fatalf("retries span %v, want about 24h", total)
+	}
+}
