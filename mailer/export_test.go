@@ -1,0 +1,16 @@
+package mailer
+
+import "time"
+
+// WithIdleTimeout overrides how long a pooled connection may idle.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleTimeout = d }
+}
+
+// WithClock replaces time.Now for idle checks and the Date header.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// FileName exposes the outbox naming.
+var FileName = fileName
