@@ -28,7 +28,7 @@ const (
 // Dev-mode defaults.
 const (
 	DevMailURL  = "file://./var/outbox"
-	DevMailFrom = "Convene (dev) <convene@localhost>"
+	DevMailFrom = "Convene Dev <convene@localhost>"
 )
 
 // Config is the validated configuration of one process.
