@@ -76,3 +76,7 @@ func ErrorField(err error) string {
 	}
 	return ""
 }
+
+// ErrConcurrentUpdate means a meeting changed between the read and the
+// write of an update: read it again and retry.
+var ErrConcurrentUpdate = &Error{Code: ECONFLICT, Message: "the meeting changed meanwhile; try again"}

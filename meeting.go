@@ -401,3 +401,41 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Update applies a change to m (a PATCH: only the fields present in in)
+// and returns the changed meeting. When its time or place changed, the
+// version goes up by one and moved is true: reminders move and confirmed
+// participants are told.
+func (m Meeting) Update(in MeetingInput, now time.Time) (updated Meeting, moved bool, err error) {
+	if in.ID != nil && *in.ID != m.ID {
+		return Meeting{}, false, FieldErrorf("id", "cannot be changed")
+	}
+	if m.Status == MeetingCancelled {
+		return Meeting{}, false, Errorf(ECONFLICT, "meeting %s is cancelled", m.ID)
+	}
+	if in.StartsAt != nil && *in.StartsAt == "" {
+		return Meeting{}, false, FieldErrorf("starts_at", "is required")
+	}
+	if in.Timezone != nil && *in.Timezone == "" {
+		return Meeting{}, false, FieldErrorf("timezone", "is required")
+	}
+	u := m
+	u.Reminders = append([]Offset(nil), m.Reminders...)
+	u.Organisers = append([]string(nil), m.Organisers...)
+	if err := u.apply(in); err != nil {
+		return Meeting{}, false, err
+	}
+	moved = !u.StartsAt.Equal(m.StartsAt) || !timeEqual(u.EndsAt, m.EndsAt) || u.Location != m.Location || u.OnlineURL != m.OnlineURL
+	if moved {
+		u.Version++
+	}
+	u.UpdatedAt = now.UTC().Truncate(time.Millisecond)
+	return u, moved, nil
+}
+
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}

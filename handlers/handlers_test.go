@@ -85,16 +85,23 @@ func (b *bundle) createMeeting(body string) map[string]any {
 	return res.body
 }
 
+// pendingEmails counts the email tasks waiting in the queue.
 func (b *bundle) pendingEmails() int {
 	b.t.Helper()
-	info, err := b.inspector.GetQueueInfo(jobs.QueueCritical)
+	tasks, err := b.inspector.ListPendingTasks(jobs.QueueCritical, asynq.PageSize(10000))
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "not found") {
 			return 0
 		}
 		b.t.Fatal(err)
 	}
-	return info.Size
+	n := 0
+	for _, t := range tasks {
+		if t.Type == jobs.TypeEmail {
+			n++
+		}
+	}
+	return n
 }
 
 func future(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }

@@ -9,12 +9,28 @@ import (
 func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue, cfg Config) {
 	org := requireBearer(logger, cfg.OrganiserTokens)
 
-	mux.Handle("POST /v1/meetings", org(handleCreateMeeting(logger, store, cfg)))
+	// Organiser API.
+	mux.Handle("POST /v1/meetings", org(handleCreateMeeting(logger, store, queue, cfg)))
 	mux.Handle("GET /v1/meetings", org(handleListMeetings(logger, store)))
 	mux.Handle("GET /v1/meetings/{id}", org(handleGetMeeting(logger, store)))
+	mux.Handle("PATCH /v1/meetings/{id}", org(handleUpdateMeeting(logger, store, queue, cfg)))
+	mux.Handle("POST /v1/meetings/{id}/cancel", org(handleCancelMeeting(logger, store, queue, cfg)))
+	mux.Handle("GET /v1/meetings/{id}/registrations", org(handleListRegistrations(logger, store)))
+	mux.Handle("DELETE /v1/meetings/{id}/registrations/{registration_id}", org(handleErase(logger, store, queue, cfg)))
+	mux.Handle("POST /v1/meetings/{id}/reminders", org(handleAddReminder(logger, store, queue, cfg)))
+	mux.Handle("GET /v1/meetings/{id}/reminders", org(handleListReminders(logger, store)))
+	mux.Handle("DELETE /v1/meetings/{id}/reminders/{reminder_id}", org(handleDeleteReminder(logger, store, queue)))
 
+	// Public intake.
 	mux.Handle("POST /v1/meetings/{id}/registrations", handleRegister(logger, store, queue, cfg))
+	mux.Handle("POST /v1/meetings/{id}/registrations/resend", handleResend(logger, store, queue, cfg))
+	mux.Handle("POST /v1/registrations/{token}/cancel", handleCancelRegistrationAPI(logger, store, queue, cfg))
 
+	// The participant's personal link.
+	mux.Handle("GET /r/{token}", handleRegistrationPage(logger, store, cfg))
+	mux.Handle("POST /r/{token}/cancel", handleCancelRegistrationPage(logger, store, queue, cfg))
+
+	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(store))
 }

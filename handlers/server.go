@@ -2,32 +2,57 @@ package handlers
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"convene"
+	"convene/templates"
 )
 
-// Store is what the HTTP handlers need from storage.
+// Store is what the HTTP handlers need from storage. Every method that
+// changes state returns the intents the change requires (emails to send,
+// reminders to schedule); the handler enqueues them and marks them done.
 type Store interface {
-	CreateMeeting(ctx context.Context, m convene.Meeting) error
+	CreateMeeting(ctx context.Context, m convene.Meeting) ([]convene.Intent, error)
+	UpdateMeeting(ctx context.Context, old, u convene.Meeting, moved bool) ([]convene.Intent, error)
+	CancelMeeting(ctx context.Context, id string) ([]convene.Intent, error)
 	Meeting(ctx context.Context, id string) (convene.Meeting, error)
 	Meetings(ctx context.Context) ([]convene.Meeting, error)
-	Register(ctx context.Context, r convene.Registration) (convene.Registration, bool, error)
-	Enqueued(ctx context.Context, msg convene.Message) error
+	Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error)
+	Registration(ctx context.Context, meetingID, id string) (convene.Registration, error)
+	Registrations(ctx context.Context, meetingID string) ([]convene.Registration, error)
+	CancelRegistration(ctx context.Context, meetingID, id string) (convene.Registration, []convene.Intent, error)
+	Resend(ctx context.Context, meetingID, email string) ([]convene.Intent, error)
+	Erase(ctx context.Context, meetingID, id string) ([]convene.Intent, []convene.Message, error)
+	AddReminder(ctx context.Context, meetingID string, r convene.Reminder) ([]convene.Intent, error)
+	Reminders(ctx context.Context, meetingID string) ([]convene.Reminder, error)
+	DeleteReminder(ctx context.Context, meetingID, id string) error
+	Done(ctx context.Context, in convene.Intent) error
 	Ping(ctx context.Context) error
 }
 
-// Queue enqueues the job that sends a participant email.
+// Queue enqueues the jobs intents call for, and forgets jobs that are no
+// longer wanted (best effort: their handlers check the state anyway).
 type Queue interface {
-	EnqueueEmail(ctx context.Context, msg convene.Message) error
+	Enqueue(ctx context.Context, in convene.Intent) error
+	ForgetMessages(msgs []convene.Message)
+	ForgetReminders(meetingID string, reminderIDs []string, version int)
 }
 
-// Config is what the handlers need from the configuration.
+// Pages renders the participant's HTML pages.
+type Pages interface {
+	Registration(w io.Writer, d templates.PageData) error
+	Error(w io.Writer, status int, message string) error
+}
+
+// Config is what the handlers need besides their dependencies.
 type Config struct {
 	OrganiserTokens []string
 	ReminderOffsets []convene.Offset
+	Signer          *convene.Signer
+	Pages           Pages
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// RequestTimeout bounds each request's work against Redis (default 5 s).
@@ -52,4 +77,19 @@ func NewServer(logger *slog.Logger, store Store, queue Queue, cfg Config) http.H
 	mux := http.NewServeMux()
 	addRoutes(mux, logger, store, queue, cfg)
 	return logRequests(logger, jsonFallback(mux))
+}
+
+// dispatch enqueues the jobs of the intents a change recorded and drops
+// them from the outbox. A failure is logged, not returned: the change is
+// stored with its intents, and the sweep enqueues what was not.
+func dispatch(ctx context.Context, r *http.Request, logger *slog.Logger, store Store, queue Queue, intents []convene.Intent) {
+	for _, in := range intents {
+		if err := queue.Enqueue(ctx, in); err != nil {
+			logger.Warn("enqueue failed; the sweep will enqueue it", "error", err.Error(), "meeting_id", in.MeetingID, "intent", in.Type, "request_id", requestID(r))
+			continue
+		}
+		if err := store.Done(ctx, in); err != nil {
+			logger.Warn("outbox cleanup failed; the sweep will find the job exists", "error", err.Error(), "meeting_id", in.MeetingID, "request_id", requestID(r))
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -18,11 +19,16 @@ import (
 // Store is what the jobs need from storage.
 type Store interface {
 	Meeting(ctx context.Context, id string) (convene.Meeting, error)
+	Previous(ctx context.Context, id string) (*convene.Meeting, time.Time, error)
 	Registration(ctx context.Context, meetingID, id string) (convene.Registration, error)
-	ClaimMessage(ctx context.Context, msg convene.Message, lockTTL time.Duration) (store.Claim, error)
+	RegistrationsBySeq(ctx context.Context, meetingID string, from, to int64) ([]convene.Registration, error)
+	LastSeq(ctx context.Context, meetingID string) (int64, error)
+	Reminder(ctx context.Context, meetingID, id string) (convene.Reminder, error)
+	Reminders(ctx context.Context, meetingID string) ([]convene.Reminder, error)
+	ClaimMessages(ctx context.Context, meetingID string, registrationIDs []string, kind, variant string, lockTTL time.Duration) ([]store.Claim, error)
 	FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error
-	StaleOutbox(ctx context.Context, before time.Time, limit int) ([]convene.Message, error)
-	Enqueued(ctx context.Context, msg convene.Message) error
+	StaleIntents(ctx context.Context, before time.Time, limit int) ([]convene.Intent, error)
+	Done(ctx context.Context, in convene.Intent) error
 }
 
 // Sender delivers a rendered email. A failure it reports with
@@ -36,6 +42,12 @@ type Renderer interface {
 	Participant(d templates.Data) (convene.Email, error)
 }
 
+// TaskDeleter deletes tasks that are no longer wanted (an old meeting
+// version's reminders): *asynq.Inspector.
+type TaskDeleter interface {
+	DeleteTask(queue, id string) error
+}
+
 // errBusy means another run of the same message holds its ledger claim.
 var errBusy = errors.New("message is being sent by another run")
 
@@ -46,6 +58,7 @@ type Worker struct {
 	Sender    Sender
 	Renderer  Renderer
 	Queue     Queue
+	Tasks     TaskDeleter
 	Signer    *convene.Signer
 	PublicURL string
 	Logger    *slog.Logger
@@ -53,9 +66,13 @@ type Worker struct {
 	// LockTTL is how long a ledger claim protects a send in progress; it
 	// must be longer than the longest send (the SMTP timeout).
 	LockTTL time.Duration
-	// SweepAge is how old an email intent must be before the sweep
-	// enqueues it (the web process enqueues within milliseconds normally).
+	// SweepAge is how old an intent must be before the sweep enqueues it
+	// (the process that recorded it enqueues within milliseconds).
 	SweepAge time.Duration
+	// Observe, when set, is told of every email handed to the SMTP server,
+	// with when it was due (zero when it was not scheduled): tests and
+	// metrics use it.
+	Observe func(msg convene.Message, due time.Time, sentAt time.Time)
 }
 
 // NewMux returns the asynq handler for every task type.
@@ -63,13 +80,16 @@ func NewMux(w *Worker) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(w.logJobs)
 	mux.HandleFunc(TypeEmail, w.handleEmail)
+	mux.HandleFunc(TypeSchedule, w.handleSchedule)
+	mux.HandleFunc(TypeFanout, w.handleFanout)
+	mux.HandleFunc(TypeBatch, w.handleBatch)
 	mux.HandleFunc(TypeSweep, w.handleSweep)
 	return mux
 }
 
-// handleEmail sends one participant email, at most once per message as far
-// as Convene can know: the ledger is checked and claimed before the send
-// and marked right after the server accepted it.
+// handleEmail sends one email to one participant, at most once per message
+// as far as Convene can know: the ledger is claimed before the send and
+// marked right after the server accepted it.
 func (w *Worker) handleEmail(ctx context.Context, t *asynq.Task) error {
 	var msg convene.Message
 	if err := json.Unmarshal(t.Payload(), &msg); err != nil {
@@ -77,6 +97,9 @@ func (w *Worker) handleEmail(ctx context.Context, t *asynq.Task) error {
 	}
 	if err := msg.Validate(); err != nil {
 		return fmt.Errorf("bad payload: %v: %w", err, asynq.SkipRetry)
+	}
+	if msg.Kind == convene.EmailDigest {
+		return fmt.Errorf("bad payload: digest is not a participant email: %w", asynq.SkipRetry)
 	}
 	log := loggerFrom(ctx, w.Logger).With("meeting_id", msg.MeetingID, "registration_id", msg.RegistrationID, "kind", msg.Kind)
 
@@ -98,51 +121,24 @@ func (w *Worker) handleEmail(ctx context.Context, t *asynq.Task) error {
 		log.Info("email skipped: " + reason)
 		return w.finish(ctx, msg, store.OutcomeSkipped, "")
 	}
-
-	claim, err := w.Store.ClaimMessage(ctx, msg, w.LockTTL)
+	claims, err := w.Store.ClaimMessages(ctx, msg.MeetingID, []string{msg.RegistrationID}, msg.Kind, msg.Variant, w.LockTTL)
 	if err != nil {
 		return err
 	}
-	switch claim {
-	case store.ClaimSent, store.ClaimBounced:
-		log.Info("email already handled", "ledger", string(claim))
-		return nil
+	switch claims[0] {
+	case store.ClaimOK:
 	case store.ClaimBusy:
 		return errBusy
-	}
-
-	email, err := w.Renderer.Participant(templates.Data{
-		Meeting:      m,
-		Registration: r,
-		Message:      msg,
-		Link:         w.PublicURL + "/r/" + w.Signer.Sign(m.ID, r.ID),
-		Now:          m.UpdatedAt,
-	})
-	if err != nil {
-		_ = w.finish(ctx, msg, store.OutcomeRetry, "")
-		return fmt.Errorf("render %s: %w", msg.Kind, err)
-	}
-
-	start := w.Now()
-	err = w.Sender.Send(ctx, email)
-	took := w.Now().Sub(start)
-	switch {
-	case err == nil:
-		log.Info("email sent", "smtp_ms", took.Milliseconds())
-		return w.finish(ctx, msg, store.OutcomeSent, convene.EmailSent)
-	case convene.IsPermanent(err):
-		log.Warn("email bounced", "error", err.Error())
-		if ferr := w.finish(ctx, msg, store.OutcomeBounced, convene.EmailBounced); ferr != nil {
-			return ferr
-		}
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	default:
-		log.Warn("email failed, will retry", "error", err.Error(), "reason", convene.SendReason(err))
-		if ferr := w.finish(ctx, msg, store.OutcomeRetry, convene.EmailRetrying); ferr != nil {
-			log.Error("cannot release ledger claim", "error", ferr.Error())
-		}
-		return err
+		log.Info("email already handled", "ledger", string(claims[0]))
+		return nil
 	}
+	data := templates.Data{Meeting: m, Registration: r, Message: msg, Now: m.UpdatedAt}
+	err = w.deliver(ctx, log, data, time.Time{})
+	if convene.IsPermanent(err) {
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	return err
 }
 
 // stale says why msg should no longer be sent given the current state, or
@@ -162,6 +158,92 @@ func stale(msg convene.Message, m convene.Meeting, r convene.Registration) strin
 		}
 	}
 	return ""
+}
+
+// deliver renders and sends one claimed message, and records the outcome
+// in the ledger. It returns nil once the message is sent, the permanent
+// *convene.SendError when it bounced (recorded: do not retry), and any
+// other error when it should be tried again (the claim is released).
+// Errors never carry the participant's address, since asynq keeps them.
+func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data, due time.Time) error {
+	msg := d.Message
+	log = log.With("registration_id", msg.RegistrationID)
+	d.Link = w.PublicURL + "/r/" + w.Signer.Sign(msg.MeetingID, msg.RegistrationID)
+	email, err := w.Renderer.Participant(d)
+	if err != nil {
+		_ = w.finish(ctx, msg, store.OutcomeRetry, "")
+		return fmt.Errorf("render %s: %w", msg.Kind, err)
+	}
+	start := w.Now()
+	err = w.Sender.Send(ctx, email)
+	took := w.Now().Sub(start)
+	if err != nil {
+		err = scrub(err, d.Registration)
+	}
+	switch {
+	case err == nil:
+		attrs := []any{"kind", msg.Kind, "smtp_ms", took.Milliseconds()}
+		if !due.IsZero() {
+			attrs = append(attrs, "late_ms", w.Now().Sub(due).Milliseconds())
+		}
+		log.Info("email sent", attrs...)
+		if w.Observe != nil {
+			w.Observe(msg, due, w.Now())
+		}
+		return w.finish(ctx, msg, store.OutcomeSent, convene.EmailSent)
+	case convene.IsPermanent(err):
+		log.Warn("email bounced", "kind", msg.Kind, "error", err.Error())
+		if ferr := w.finish(ctx, msg, store.OutcomeBounced, convene.EmailBounced); ferr != nil {
+			return ferr
+		}
+		return err
+	default:
+		log.Warn("email failed, will retry", "kind", msg.Kind, "error", err.Error(), "reason", convene.SendReason(err))
+		if ferr := w.finish(ctx, msg, store.OutcomeRetry, convene.EmailRetrying); ferr != nil {
+			log.Error("cannot release ledger claim", "error", ferr.Error())
+		}
+		return err
+	}
+}
+
+// scrubbedError keeps an error's identity (errors.Is/As see the original)
+// but shows a text without the participant's address or name, because
+// asynq stores the text of failed tasks and logs show it.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func scrub(err error, r convene.Registration) error {
+	text := err.Error()
+	for _, s := range []string{r.Email, convene.NormalizeEmail(r.Email), r.Name} {
+		if s != "" {
+			text = replaceFold(text, s, "<participant>")
+		}
+	}
+	return &scrubbedError{text: text, err: err}
+}
+
+// replaceFold replaces every case-insensitive occurrence of old in s.
+func replaceFold(s, old, repl string) string {
+	lower, lold := strings.ToLower(s), strings.ToLower(old)
+	if len(lower) != len(s) || len(lold) != len(old) {
+		return strings.ReplaceAll(s, old, repl) // case mapping changed lengths: exact match only
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, lold)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s, lower = s[i+len(old):], lower[i+len(old):]
+	}
 }
 
 // finish records the outcome of a message. Once an email was accepted the
@@ -187,22 +269,22 @@ func (w *Worker) finish(ctx context.Context, msg convene.Message, outcome, email
 	}
 }
 
-// handleSweep enqueues the email intents that were stored but whose job was
-// never enqueued (the web process died, or Redis failed, in between).
+// handleSweep enqueues the intents that were recorded but whose job was
+// never enqueued (the process died, or Redis failed, in between).
 func (w *Worker) handleSweep(ctx context.Context, _ *asynq.Task) error {
-	msgs, err := w.Store.StaleOutbox(ctx, w.Now().Add(-w.SweepAge), sweepBatch)
+	intents, err := w.Store.StaleIntents(ctx, w.Now().Add(-w.SweepAge), sweepBatch)
 	if err != nil {
 		return err
 	}
 	log := loggerFrom(ctx, w.Logger)
-	for _, msg := range msgs {
-		if err := w.Queue.EnqueueEmail(ctx, msg); err != nil {
+	for _, in := range intents {
+		if err := w.Queue.Enqueue(ctx, in); err != nil {
 			return err
 		}
-		if err := w.Store.Enqueued(ctx, msg); err != nil {
+		if err := w.Store.Done(ctx, in); err != nil {
 			return err
 		}
-		log.Info("sweep enqueued email", "meeting_id", msg.MeetingID, "registration_id", msg.RegistrationID, "kind", msg.Kind)
+		log.Info("sweep enqueued intent", "meeting_id", in.MeetingID, "intent", in.Type, "kind", in.Kind, "registration_id", in.RegistrationID)
 	}
 	return nil
 }

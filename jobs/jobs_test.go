@@ -71,8 +71,9 @@ func setup(t *testing.T) *bundle {
 	client := asynq.NewClientFromRedisClient(rdb)
 	logs := &syncBuffer{}
 	st := store.New(rdb)
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	w := &jobs.Worker{
-		Store: st, Sender: m, Renderer: r, Queue: jobs.Queue{Enqueuer: client}, Signer: signer,
+		Store: st, Sender: m, Renderer: r, Queue: jobs.Queue{Enqueuer: client, Tasks: inspector}, Tasks: inspector, Signer: signer,
 		PublicURL: "https://convene.test", Logger: slog.New(slog.NewJSONHandler(logs, nil)), Now: time.Now,
 		LockTTL: 10 * time.Second, SweepAge: time.Second,
 	}
@@ -84,11 +85,52 @@ func (b *bundle) serve() {
 	b.t.Helper()
 	cfg := jobs.ServerConfig(4, 5*time.Second, b.worker.Logger)
 	cfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return 200 * time.Millisecond }
-	srv := asynq.NewServerFromRedisClient(b.redis.Client(b.t), cfg)
+	rdb := b.redis.NewClient()
+	srv := asynq.NewServerFromRedisClient(rdb, cfg)
 	if err := srv.Start(b.mux); err != nil {
 		b.t.Fatal(err)
 	}
-	b.t.Cleanup(srv.Shutdown)
+	b.t.Cleanup(func() { srv.Shutdown(); rdb.Close() })
+}
+
+func (b *bundle) registration(meetingID, email string) convene.Registration {
+	b.t.Helper()
+	r, err := convene.NewRegistration(meetingID, convene.RegistrationInput{Name: "Ada Lovelace", Email: email}, time.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
+// serveUntil runs an asynq server until done reports true, then shuts it
+// down: a worker that goes away.
+func (b *bundle) serveUntil(done func() bool) {
+	b.t.Helper()
+	cfg := jobs.ServerConfig(4, 5*time.Second, b.worker.Logger)
+	rdb := b.redis.NewClient()
+	srv := asynq.NewServerFromRedisClient(rdb, cfg)
+	if err := srv.Start(b.mux); err != nil {
+		b.t.Fatal(err)
+	}
+	// The server must be down before its client closes, even when the
+	// test fails below.
+	defer func() { srv.Shutdown(); rdb.Close() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			b.t.Fatal("condition not reached")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+// scheduled counts the tasks waiting in the scheduled state.
+func (b *bundle) scheduled() int {
+	info, err := asynq.NewInspectorFromRedisClient(b.redis.Client(b.t)).GetQueueInfo(jobs.QueueCritical)
+	if err != nil {
+		return 0
+	}
+	return info.Scheduled
 }
 
 func (b *bundle) register(meetingID string, capacity int, email string) convene.Registration {
@@ -99,7 +141,7 @@ func (b *bundle) register(meetingID string, capacity int, email string) convene.
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		if err := b.store.CreateMeeting(b.ctx, m); err != nil {
+		if _, err := b.store.CreateMeeting(b.ctx, m); err != nil {
 			b.t.Fatal(err)
 		}
 	}
@@ -241,7 +283,7 @@ func TestTemporaryFailureIsRetriedThenDeliveredOnce(t *testing.T) {
 	b.sink.SetFault(smtpsink.Fault{Code: 451, Times: 2})
 	r := b.register("m1", 0, "ada@example.org")
 	b.serve()
-	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+	if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(convene.NoticeMessage(r))); err != nil {
 		t.Fatal(err)
 	}
 	b.sink.WaitCount(t, 1, 15*time.Second)
@@ -260,7 +302,7 @@ func TestRefusedConnectionIsRetried(t *testing.T) {
 	b.sink.Stop()
 	r := b.register("m1", 0, "ada@example.org")
 	b.serve()
-	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+	if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(convene.NoticeMessage(r))); err != nil {
 		t.Fatal(err)
 	}
 	b.waitEmailStatus(r, convene.EmailRetrying)
@@ -276,7 +318,7 @@ func TestPermanentFailureBouncesWithoutRetry(t *testing.T) {
 	r := b.register("m1", 0, "nobody@example.org")
 	b.serve()
 	msg := convene.NoticeMessage(r)
-	if err := b.worker.Queue.EnqueueEmail(b.ctx, msg); err != nil {
+	if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(msg)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitEmailStatus(r, convene.EmailBounced)
@@ -306,7 +348,7 @@ func TestConnectionLostAfterBodyIsResentWithSameMessageID(t *testing.T) {
 	b.sink.SetFault(smtpsink.Fault{DropAfterData: true, Times: 1})
 	r := b.register("m1", 0, "ada@example.org")
 	b.serve()
-	if err := b.worker.Queue.EnqueueEmail(b.ctx, convene.NoticeMessage(r)); err != nil {
+	if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(convene.NoticeMessage(r))); err != nil {
 		t.Fatal(err)
 	}
 	msgs := b.sink.WaitCount(t, 2, 15*time.Second)
@@ -376,7 +418,7 @@ func TestSweepEnqueuesWhatWasNeverEnqueued(t *testing.T) {
 	if err := b.mux.ProcessTask(b.ctx, jobs.NewSweepTask(time.Now())); err != nil {
 		t.Fatal(err)
 	}
-	stale, err := b.store.StaleOutbox(b.ctx, time.Now().Add(time.Hour), 10)
+	stale, err := b.store.StaleIntents(b.ctx, time.Now().Add(time.Hour), 10)
 	if err != nil || len(stale) != 0 {
 		t.Fatalf("outbox after the sweep: %v %v", stale, err)
 	}

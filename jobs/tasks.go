@@ -16,8 +16,11 @@ import (
 // Task types. They are stored in Redis with every task: never rename one
 // once deployed.
 const (
-	TypeEmail = "email:send"   // send one participant email (payload: convene.Message)
-	TypeSweep = "outbox:sweep" // enqueue email intents whose job was never enqueued
+	TypeEmail    = "email:send"         // send one participant email (payload: convene.Message)
+	TypeSchedule = "reminders:schedule" // schedule the reminders of a meeting version
+	TypeFanout   = "fanout:dispatch"    // split one email kind to many participants into batches
+	TypeBatch    = "fanout:batch"       // send one email kind to a range of a meeting's registrations
+	TypeSweep    = "outbox:sweep"       // enqueue intents whose job was never enqueued
 )
 
 // Queues and their weights: participant emails first.
@@ -35,13 +38,31 @@ var Queues = map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
 const (
 	EmailMaxRetry     = 30
 	EmailTaskTimeout  = 2 * time.Minute
+	BatchTaskTimeout  = 10 * time.Minute
 	retryBase         = 30 * time.Second
 	retryCap          = time.Hour
 	busyRetryDelay    = 15 * time.Second
 	sweepTaskTimeout  = time.Minute
 	sweepBatch        = 1000
 	redisWriteTimeout = 2 * time.Minute
+	// BatchSize is how many registrations one fan-out batch covers.
+	BatchSize = 100
+	// reminderLead is how long before a reminder is due its dispatch task
+	// is scheduled: asynq stores times in whole seconds and may run a task
+	// up to a second early, and moves scheduled tasks to pending only
+	// every DelayedTaskCheckInterval; the dispatch then waits for the
+	// exact due time itself, so no reminder leaves early and none waits
+	// for a poll.
+	reminderLead = 1500 * time.Millisecond
 )
+
+func newTask(typ string, payload any, opts ...asynq.Option) (*asynq.Task, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s task: %w", typ, err)
+	}
+	return asynq.NewTask(typ, b, opts...), nil
+}
 
 // NewEmailTask returns the task that sends msg. Its TaskID is derived from
 // the message, so enqueueing the same message twice while the first task
@@ -50,21 +71,73 @@ func NewEmailTask(msg convene.Message) (*asynq.Task, error) {
 	if err := msg.Validate(); err != nil {
 		return nil, fmt.Errorf("email task: %w", err)
 	}
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("email task: %w", err)
-	}
-	return asynq.NewTask(TypeEmail, payload,
+	return newTask(TypeEmail, msg,
 		asynq.Queue(QueueCritical),
 		asynq.TaskID(EmailTaskID(msg)),
 		asynq.MaxRetry(EmailMaxRetry),
 		asynq.Timeout(EmailTaskTimeout),
-	), nil
+	)
 }
 
 // EmailTaskID is the asynq TaskID of the task that sends msg.
 func EmailTaskID(msg convene.Message) string {
 	return "email:" + msg.MeetingID + ":" + msg.RegistrationID + ":" + msg.Kind + ":" + msg.Variant
+}
+
+// schedulePayload names a meeting version whose reminders to schedule, and
+// when that version came to be (a reminder already due then is not sent).
+type schedulePayload struct {
+	MeetingID string `json:"m"`
+	Version   int    `json:"v"`
+	At        int64  `json:"at"` // unix ms
+}
+
+// NewScheduleTask returns the task that schedules the reminders of a
+// meeting version.
+func NewScheduleTask(meetingID string, version int, at time.Time) (*asynq.Task, error) {
+	return newTask(TypeSchedule, schedulePayload{MeetingID: meetingID, Version: version, At: at.UnixMilli()},
+		asynq.Queue(QueueCritical),
+		asynq.TaskID("schedule:"+meetingID+":v"+strconv.Itoa(version)+":"+strconv.FormatInt(at.UnixMilli(), 10)),
+		asynq.MaxRetry(EmailMaxRetry),
+		asynq.Timeout(time.Minute),
+	)
+}
+
+// NewFanoutTask returns the dispatch task of a fan-out, to run at runAt
+// (zero: now).
+func NewFanoutTask(f convene.Fanout, runAt time.Time) (*asynq.Task, error) {
+	opts := []asynq.Option{
+		asynq.Queue(QueueCritical),
+		asynq.TaskID(FanoutTaskID(f)),
+		asynq.MaxRetry(EmailMaxRetry),
+		asynq.Timeout(EmailTaskTimeout),
+	}
+	if !runAt.IsZero() {
+		opts = append(opts, asynq.ProcessAt(runAt))
+	}
+	return newTask(TypeFanout, f, opts...)
+}
+
+// FanoutTaskID is the asynq TaskID of a fan-out's dispatch task.
+func FanoutTaskID(f convene.Fanout) string {
+	return "fanout:" + f.MeetingID + ":" + f.Kind + ":" + f.Variant
+}
+
+// batchPayload is one batch of a fan-out: the registrations whose arrival
+// numbers are in [From, To].
+type batchPayload struct {
+	convene.Fanout
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+}
+
+func newBatchTask(b batchPayload) (*asynq.Task, error) {
+	return newTask(TypeBatch, b,
+		asynq.Queue(QueueCritical),
+		asynq.TaskID("batch:"+b.MeetingID+":"+b.Kind+":"+b.Variant+":"+strconv.FormatInt(b.From, 10)),
+		asynq.MaxRetry(EmailMaxRetry),
+		asynq.Timeout(BatchTaskTimeout),
+	)
 }
 
 // NewSweepTask returns the outbox sweep task for the period starting at
@@ -80,22 +153,19 @@ func NewSweepTask(period time.Time) *asynq.Task {
 }
 
 // RetryDelay is the worker's asynq RetryDelayFunc: 30 s doubling to one
-// hour (with ±10 % jitter derived from the task id, so it is stable), and a
-// short fixed delay when another run holds the message's ledger claim.
+// hour (with ±10 % jitter derived from the task, so it is stable), and a
+// short fixed delay when another run holds a message's ledger claim.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, errBusy) {
 		return busyRetryDelay
 	}
 	d := retryCap
 	if n < 7 {
-		d = retryBase << n
-	}
-	if d > retryCap {
-		d = retryCap
+		d = min(retryBase<<n, retryCap)
 	}
 	// Spread retries of many tasks failing at once (an SMTP outage).
 	var h uint32
-	for _, c := range []byte(t.Type()) {
+	for _, c := range t.Payload() {
 		h = h*31 + uint32(c)
 	}
 	h = h*31 + uint32(n)
@@ -111,12 +181,56 @@ type Enqueuer interface {
 // Queue enqueues Convene's jobs.
 type Queue struct {
 	Enqueuer Enqueuer
+	// Tasks deletes tasks that are no longer wanted; nil: they are left to
+	// find out by themselves (every handler checks the state).
+	Tasks TaskDeleter
 }
 
-// EnqueueEmail enqueues the task that sends msg. A task for the same
-// message that already exists is success: it will send it.
-func (q Queue) EnqueueEmail(ctx context.Context, msg convene.Message) error {
-	task, err := NewEmailTask(msg)
+// ForgetMessages deletes the email tasks of msgs (an erased registration's:
+// pending, retrying or archived), best effort.
+func (q Queue) ForgetMessages(msgs []convene.Message) {
+	if q.Tasks == nil {
+		return
+	}
+	for _, m := range msgs {
+		_ = q.Tasks.DeleteTask(QueueCritical, EmailTaskID(m))
+	}
+}
+
+// ForgetReminders deletes the scheduled reminder tasks of a meeting
+// version, best effort: a reminder task that escapes finds out at its time
+// that it is stale and sends nothing.
+func (q Queue) ForgetReminders(meetingID string, reminderIDs []string, version int) {
+	if q.Tasks == nil {
+		return
+	}
+	for _, id := range reminderIDs {
+		f := convene.Fanout{MeetingID: meetingID, Kind: convene.EmailReminder, Variant: convene.ReminderVariant(id, version)}
+		_ = q.Tasks.DeleteTask(QueueCritical, FanoutTaskID(f))
+	}
+}
+
+// Enqueue enqueues the job an intent calls for. A task for the same work
+// that already exists is success: it will do it.
+func (q Queue) Enqueue(ctx context.Context, in convene.Intent) error {
+	var (
+		task *asynq.Task
+		err  error
+	)
+	switch in.Type {
+	case convene.IntentEmail:
+		task, err = NewEmailTask(in.Message())
+	case convene.IntentFanout:
+		task, err = NewFanoutTask(in.Fanout(), time.Time{})
+	case convene.IntentSchedule:
+		v, perr := strconv.Atoi(in.Variant)
+		if perr != nil {
+			return fmt.Errorf("schedule intent with version %q: %w", in.Variant, perr)
+		}
+		task, err = NewScheduleTask(in.MeetingID, v, in.At)
+	default:
+		return fmt.Errorf("unknown intent type %q", in.Type)
+	}
 	if err != nil {
 		return err
 	}

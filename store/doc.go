@@ -12,10 +12,17 @@
 //
 //	cv:meetings              zset  meeting ids by creation time
 //	cv:{m:M}:m               hash  the meeting: fields and counters
-//	cv:{m:M}:r:R             hash  registration R
+//	cv:{m:M}:r:R             hash  registration R, and its delivery ledger: one field
+//	                               "m:kind|variant" per message → p:<ms> (being sent), s (sent), b (bounced)
+//	cv:{m:M}:rs:R            string resend lock of registration R (10 minutes)
 //	cv:{m:M}:e               hash  normalised email → active registration id
 //	cv:{m:M}:o               zset  every registration id by arrival order
 //	cv:{m:M}:w               zset  waitlisted registration ids by arrival order
-//	cv:{m:M}:q               zset  email intents not yet known to be enqueued ("R|kind|variant" by time)
-//	cv:{m:M}:l               hash  delivery ledger: "R|kind|variant" → p:<ms> (sending), s (sent), b (bounced)
+//	cv:{m:M}:x               hash  extra reminders: id → JSON
+//	cv:{m:M}:q               zset  outbox: intents not yet known to be enqueued, by time
+//	                               ("e|R|kind|variant", "f|kind|variant", "s|version")
+//
+// Scripts name every key they touch in KEYS, except keys derived from a
+// registration id inside a script (cv:{m:M}:r:R, cv:{m:M}:rs:R); those
+// share the meeting's hash tag, so they live in the same slot.
 package store

@@ -17,6 +17,7 @@ const (
 	ClaimSent    Claim = "sent"    // already sent: do nothing
 	ClaimBounced Claim = "bounced" // already failed permanently: do nothing
 	ClaimBusy    Claim = "busy"    // another run is sending it now: try later
+	ClaimGone    Claim = "gone"    // the registration no longer exists
 )
 
 // Outcomes of a send, for FinishMessage.
@@ -27,26 +28,51 @@ const (
 	OutcomeSkipped = "x" // nothing to send any more (e.g. the registration was cancelled)
 )
 
+// The ledger lives in the registration's hash, one field per message, so
+// erasing the registration erases its ledger with it.
+func ledgerField(msg convene.Message) string { return "m:" + msg.Kind + "|" + msg.Variant }
+
 // ClaimMessage checks the delivery ledger for msg and, unless it was
 // already sent or is being sent, claims it for lockTTL. A claim older than
 // lockTTL belongs to a run that died mid-send: it is taken over, and the
 // message is sent again with the same Message-ID.
 func (s *Store) ClaimMessage(ctx context.Context, msg convene.Message, lockTTL time.Duration) (Claim, error) {
-	now := s.now().UnixMilli()
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.ledgerKey(msg.MeetingID)},
-		msg.Key(), strconv.FormatInt(now, 10), strconv.FormatInt(lockTTL.Milliseconds(), 10)).Text()
+	claims, err := s.ClaimMessages(ctx, msg.MeetingID, []string{msg.RegistrationID}, msg.Kind, msg.Variant, lockTTL)
 	if err != nil {
-		return "", wrap(err, "claim message %s", msg.Key())
+		return "", err
 	}
-	return Claim(res), nil
+	return claims[0], nil
+}
+
+// ClaimMessages claims one message kind and variant for many registrations
+// of a meeting in one round trip (see ClaimMessage); the answers are in the
+// order of registrationIDs.
+func (s *Store) ClaimMessages(ctx context.Context, meetingID string, registrationIDs []string, kind, variant string, lockTTL time.Duration) ([]Claim, error) {
+	if len(registrationIDs) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(registrationIDs))
+	for i, id := range registrationIDs {
+		keys[i] = s.regKey(meetingID, id)
+	}
+	field := ledgerField(convene.Message{Kind: kind, Variant: variant})
+	res, err := claimScript.Run(ctx, s.rdb, keys, field, strconv.FormatInt(s.now().UnixMilli(), 10), strconv.FormatInt(lockTTL.Milliseconds(), 10)).StringSlice()
+	if err != nil {
+		return nil, wrap(err, "claim %s for %d registrations", field, len(keys))
+	}
+	out := make([]Claim, len(res))
+	for i, r := range res {
+		out[i] = Claim(r)
+	}
+	return out, nil
 }
 
 // FinishMessage records the outcome of a claimed message in the ledger,
 // sets the registration's email status (when emailStatus is not empty) and
-// drops the message from the meeting's outbox.
+// drops the message's intent from the meeting's outbox.
 func (s *Store) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
-	keys := []string{s.ledgerKey(msg.MeetingID), s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxKey(msg.MeetingID)}
-	if err := finishScript.Run(ctx, s.rdb, keys, msg.Key(), outcome, emailStatus).Err(); err != nil {
+	keys := []string{s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxKey(msg.MeetingID)}
+	if err := finishScript.Run(ctx, s.rdb, keys, ledgerField(msg), outcome, emailStatus, convene.EmailIntent(msg).Key()).Err(); err != nil {
 		return wrap(err, "finish message %s", msg.Key())
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,27 +11,27 @@ import (
 	"convene"
 )
 
-// Enqueued drops msg from its meeting's outbox: its job is now known to
+// Done drops an intent from its meeting's outbox: its job is now known to
 // asynq, so the sweep need not enqueue it.
-func (s *Store) Enqueued(ctx context.Context, msg convene.Message) error {
-	if err := s.rdb.ZRem(ctx, s.outboxKey(msg.MeetingID), msg.Key()).Err(); err != nil {
-		return wrap(err, "outbox: drop %s", msg.Key())
+func (s *Store) Done(ctx context.Context, in convene.Intent) error {
+	if err := s.rdb.ZRem(ctx, s.outboxKey(in.MeetingID), in.Key()).Err(); err != nil {
+		return wrap(err, "outbox: drop %s", in.Key())
 	}
 	return nil
 }
 
-// StaleOutbox returns up to limit email intents, over all meetings, that
-// were recorded before `before` and are still not known to be enqueued:
-// the process that stored them died (or lost Redis) before enqueueing.
-func (s *Store) StaleOutbox(ctx context.Context, before time.Time, limit int) ([]convene.Message, error) {
+// StaleIntents returns up to limit intents, over all meetings, recorded
+// before `before` and still not known to be enqueued: the process that
+// recorded them died (or lost Redis) before enqueueing their jobs.
+func (s *Store) StaleIntents(ctx context.Context, before time.Time, limit int) ([]convene.Intent, error) {
 	ids, err := s.MeetingIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cmds := make([]*redis.StringSliceCmd, len(ids))
+	cmds := make([]*redis.ZSliceCmd, len(ids))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.ZRangeByScore(ctx, s.outboxKey(id), &redis.ZRangeBy{
+			cmds[i] = p.ZRangeByScoreWithScores(ctx, s.outboxKey(id), &redis.ZRangeBy{
 				Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: int64(limit),
 			})
 		}
@@ -41,18 +40,30 @@ func (s *Store) StaleOutbox(ctx context.Context, before time.Time, limit int) ([
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, wrap(err, "outbox: scan")
 	}
-	var out []convene.Message
+	var out []convene.Intent
 	for i, c := range cmds {
-		for _, member := range c.Val() {
-			parts := strings.Split(member, "|")
-			if len(parts) != 3 {
-				continue
+		for _, z := range c.Val() {
+			member, _ := z.Member.(string)
+			in, err := convene.ParseIntent(ids[i], member, time.UnixMilli(int64(z.Score)))
+			if err != nil {
+				continue // not ours to understand; left for an operator
 			}
-			out = append(out, convene.Message{MeetingID: ids[i], RegistrationID: parts[0], Kind: parts[1], Variant: parts[2]})
+			out = append(out, in)
 			if len(out) >= limit {
 				return out, nil
 			}
 		}
 	}
 	return out, nil
+}
+
+// intents turns outbox members returned by a script into intents.
+func (s *Store) intents(meetingID string, members []string, at time.Time) []convene.Intent {
+	out := make([]convene.Intent, 0, len(members))
+	for _, m := range members {
+		if in, err := convene.ParseIntent(meetingID, m, at); err == nil {
+			out = append(out, in)
+		}
+	}
+	return out
 }

@@ -102,3 +102,5 @@ func unavailable(err error) bool {
 func IsUnavailable(err error) bool {
 	return convene.ErrorCode(err) == convene.EUNAVAILABLE
 }
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }

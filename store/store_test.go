@@ -53,7 +53,7 @@ func TestCreateMeetingRoundTripsAndRejectsTakenID(t *testing.T) {
 	m.Location, m.OnlineURL, m.EndsAt = loc, url, &ends
 	m.Reminders = []convene.Offset{convene.Offset(168 * time.Hour), convene.Offset(15 * time.Minute)}
 	m.Organisers = []string{"a@example.org", "b@example.org"}
-	if err := b.store.CreateMeeting(b.ctx, m); err != nil {
+	if _, err := b.store.CreateMeeting(b.ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.store.Meeting(b.ctx, "egm-water")
@@ -65,7 +65,7 @@ func TestCreateMeetingRoundTripsAndRejectsTakenID(t *testing.T) {
 		len(got.Reminders) != 2 || got.Reminders[1] != convene.Offset(15*time.Minute) || strings.Join(got.Organisers, ",") != "a@example.org,b@example.org" {
 		t.Fatalf("meeting did not round-trip:\n got %+v\nwant %+v", got, m)
 	}
-	err = b.store.CreateMeeting(b.ctx, m)
+	_, err = b.store.CreateMeeting(b.ctx, m)
 	if convene.ErrorCode(err) != convene.ECONFLICT {
 		t.Fatalf("second create: got %v, want ECONFLICT", err)
 	}
@@ -82,7 +82,7 @@ func TestCapacityHoldsUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	const capacity, n = 7, 60
-	if err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", capacity)); err != nil {
+	if _, err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", capacity)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -151,7 +151,7 @@ func TestCapacityHoldsUnderConcurrency(t *testing.T) {
 func TestSameAddressInAnyCaseIsOneRegistration(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	if err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
+	if _, err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	const n = 50
@@ -166,7 +166,8 @@ func TestSameAddressInAnyCaseIsOneRegistration(t *testing.T) {
 			if i%2 == 0 {
 				email = strings.ToLower(email)
 			}
-			r, c, err := b.store.Register(b.ctx, registration(t, "m1", email))
+			r, in, err := b.store.Register(b.ctx, registration(t, "m1", email))
+			c := len(in) > 0
 			if err != nil {
 				t.Error(err)
 				return
@@ -187,8 +188,8 @@ func TestSameAddressInAnyCaseIsOneRegistration(t *testing.T) {
 	if nCreated != 1 {
 		t.Fatalf("%d registrations created, want 1", nCreated)
 	}
-	stale, err := b.store.StaleOutbox(b.ctx, time.Now().Add(time.Minute), 100)
-	if err != nil || len(stale) != 1 {
+	stale, err := b.store.StaleIntents(b.ctx, time.Now().Add(time.Minute), 100)
+	if err != nil || len(stale) != 2 { // schedule reminders + one notice
 		t.Fatalf("outbox holds %d intents (%v), want 1", len(stale), err)
 	}
 }
@@ -202,7 +203,7 @@ func TestRegisterRefusesClosedMeetings(t *testing.T) {
 	past := time.Now().Add(-time.Second)
 	closed.RegistrationClosesAt = &past
 	for _, m := range []convene.Meeting{started, closed} {
-		if err := b.store.CreateMeeting(b.ctx, m); err != nil {
+		if _, err := b.store.CreateMeeting(b.ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,7 +232,7 @@ func TestLedgerClaimsOnceAndTakesOverStaleClaims(t *testing.T) {
 	clock := func() time.Time { return now }
 	s := store.New(srv.Client(t), store.WithClock(clock))
 	ctx := context.Background()
-	if err := s.CreateMeeting(ctx, meeting(t, "m1", 0)); err != nil {
+	if _, err := s.CreateMeeting(ctx, meeting(t, "m1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	r, _, err := s.Register(ctx, registration(t, "m1", "a@example.org"))
@@ -262,8 +263,8 @@ func TestLedgerClaimsOnceAndTakesOverStaleClaims(t *testing.T) {
 	if err != nil || got.EmailStatus != convene.EmailSent {
 		t.Fatalf("email status %q (%v), want sent", got.EmailStatus, err)
 	}
-	stale, err := s.StaleOutbox(ctx, now.Add(time.Hour), 10)
-	if err != nil || len(stale) != 0 {
+	stale, err := s.StaleIntents(ctx, now.Add(time.Hour), 10)
+	if err != nil || len(stale) != 1 || stale[0].Type != convene.IntentSchedule {
 		t.Fatalf("outbox still holds %v (%v) after the message was sent", stale, err)
 	}
 }
@@ -271,7 +272,7 @@ func TestLedgerClaimsOnceAndTakesOverStaleClaims(t *testing.T) {
 func TestUnavailableRedisIsEUNAVAILABLE(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	if err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
+	if _, err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	b.redis.Kill()
@@ -299,7 +300,7 @@ func TestUnavailableRedisIsEUNAVAILABLE(t *testing.T) {
 func TestOutOfMemoryRefusesWholeRegistration(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "--maxmemory", "3mb")
-	if err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
+	if _, err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
 		t.Fatal(err)
 	}
 	c := b.redis.Client(t)

@@ -35,7 +35,13 @@ func runDev(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, l
 		}
 	}()
 	webLogger := logger.With("component", "web")
-	h, closeWeb := newWebHandler(cfg, rdb, webLogger)
+	h, closeWeb, err := newWebHandler(cfg, rdb, webLogger)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		stopWorker(srv, logger)
+		return err
+	}
 	defer closeWeb()
 	err = serveHTTP(ctx, cfg, h, webLogger)
 	cancel()

@@ -12,10 +12,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"convene"
 	"convene/config"
 	"convene/handlers"
 	"convene/jobs"
 	"convene/store"
+	"convene/templates"
 )
 
 var (
@@ -27,20 +29,34 @@ var (
 const webShutdownTimeout = 10 * time.Second
 
 func runWeb(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
-	h, closeFn := newWebHandler(cfg, rdb, logger)
+	h, closeFn, err := newWebHandler(cfg, rdb, logger)
+	if err != nil {
+		return err
+	}
 	defer closeFn()
 	return serveHTTP(ctx, cfg, h, logger)
 }
 
 // newWebHandler wires the HTTP API to the store and the job queue.
-func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (http.Handler, func()) {
+func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (http.Handler, func(), error) {
+	signer, err := convene.NewSigner(cfg.SigningKey)
+	if err != nil {
+		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
+	}
+	pages, err := templates.NewPages()
+	if err != nil {
+		return nil, nil, err
+	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	h := handlers.NewServer(logger, store.New(rdb), jobs.Queue{Enqueuer: client}, handlers.Config{
+	queue := jobs.Queue{Enqueuer: client, Tasks: asynq.NewInspectorFromRedisClient(rdb)}
+	h := handlers.NewServer(logger, store.New(rdb), queue, handlers.Config{
 		OrganiserTokens: cfg.OrganiserTokens,
 		ReminderOffsets: cfg.ReminderOffsets,
+		Signer:          signer,
+		Pages:           pages,
 		AfterStore:      faultAfterStore(),
 	})
-	return h, func() { client.Close() }
+	return h, func() { client.Close() }, nil
 }
 
 // serveHTTP serves h on cfg.Port until ctx ends, then drains connections.

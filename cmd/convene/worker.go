@@ -56,11 +56,13 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	w := &jobs.Worker{
 		Store:     store.New(rdb),
 		Sender:    m,
 		Renderer:  r,
-		Queue:     jobs.Queue{Enqueuer: client},
+		Queue:     jobs.Queue{Enqueuer: client, Tasks: inspector},
+		Tasks:     inspector,
 		Signer:    signer,
 		PublicURL: cfg.PublicURL,
 		Logger:    logger,

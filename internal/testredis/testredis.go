@@ -105,9 +105,15 @@ func (s *Server) Dir() string { return s.dir }
 // Client returns a new go-redis client for the server, closed when the test
 // ends.
 func (s *Server) Client(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Network: "unix", Addr: s.sock})
+	c := s.NewClient()
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// NewClient returns a new go-redis client for the server that the caller
+// closes: an asynq server's client must outlive the server's Shutdown.
+func (s *Server) NewClient() *redis.Client {
+	return redis.NewClient(&redis.Options{Network: "unix", Addr: s.sock})
 }
 
 // Stop shuts the server down gracefully (SIGTERM: it writes its AOF and

@@ -1,17 +1,14 @@
-#!lua
--- Record the outcome of a send.
--- KEYS: 1 ledger hash, 2 registration hash, 3 outbox zset
--- ARGV: 1 message key, 2 outcome ("s" sent, "b" bounced, "r" retry later,
---       "x" skipped), 3 email status for the registration ("" = leave)
-if ARGV[2] == 's' or ARGV[2] == 'b' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-elseif ARGV[2] == 'r' then
-  redis.call('HDEL', KEYS[1], ARGV[1])
+-- Record the outcome of a send in the registration's ledger.
+-- KEYS: 1 registration hash, 2 outbox zset
+-- ARGV: 1 ledger field, 2 outcome ("s" sent, "b" bounced, "r" retry later,
+--       "x" skipped), 3 email status ("" = leave), 4 outbox member
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[2] == 's' or ARGV[2] == 'b' then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  elseif ARGV[2] == 'r' or ARGV[2] == 'x' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+  end
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'es', ARGV[3]) end
 end
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HSET', KEYS[2], 'es', ARGV[3])
-end
-if ARGV[2] ~= 'r' then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-end
+if ARGV[2] ~= 'r' then redis.call('ZREM', KEYS[2], ARGV[4]) end
 return 1

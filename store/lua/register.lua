@@ -1,12 +1,11 @@
-#!lua
 -- Register a participant for a meeting, atomically with its capacity.
 -- KEYS: 1 meeting hash, 2 emails hash, 3 order zset, 4 waitlist zset,
 --       5 outbox zset, 6 registration hash
 -- ARGV: 1 normalised email, 2 registration id, 3 name, 4 email,
 --       5 organisation, 6 language, 7 now (unix ms),
---       8 outbox member if confirmed, 9 outbox member if waitlisted
+--       8 outbox intent if confirmed, 9 outbox intent if waitlisted
 -- Returns {"notfound"} | {"cancelled"} | {"started"} | {"closed"}
---       | {"exists", id} | {"created", status, seq, position}
+--       | {"exists", id} | {"created", status, seq, position, intent}
 local m = redis.call('HMGET', KEYS[1], 'st', 'cap', 's', 'c', 'nc')
 if not m[1] then return {'notfound'} end
 if m[1] == 'cancelled' then return {'cancelled'} end
@@ -34,4 +33,4 @@ redis.call('HSET', KEYS[6], 'n', ARGV[3], 'e', ARGV[4], 'o', ARGV[5], 'l', ARGV[
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], seq, ARGV[2])
 redis.call('ZADD', KEYS[5], now, member)
-return {'created', status, tostring(seq), tostring(position)}
+return {'created', status, tostring(seq), tostring(position), member}
