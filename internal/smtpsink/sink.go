@@ -433,7 +433,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if f := ss.sink.fire("mail"); f.Code != 0 {
-		return reply(f.Code)
+		return reply(f.Code, from)
 	}
 	ss.from = from
 	return nil
@@ -441,7 +441,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if f := ss.sink.fire("rcpt"); f.Code != 0 {
-		return reply(f.Code)
+		return reply(f.Code, to)
 	}
 	ss.to = append(ss.to, to)
 	return nil
@@ -464,7 +464,7 @@ func (ss *session) Data(r io.Reader) error {
 		_ = ss.conn.Conn().Close()
 		return errDropped
 	case f.Code != 0:
-		return reply(f.Code)
+		return reply(f.Code, ss.to...)
 	}
 	ss.record(body)
 	// go-smtp writes the 250 and then resets the session: Reset closes.
@@ -533,10 +533,17 @@ func (ss *session) wait(d time.Duration) bool {
 	}
 }
 
-func reply(code int) *smtp.SMTPError {
+// reply is an injected failure. Like many real servers, it names the
+// addresses concerned, so tests see that such text is kept out of logs and
+// stored task errors.
+func reply(code int, addrs ...string) *smtp.SMTPError {
+	msg := "smtpsink: injected fault"
+	if len(addrs) > 0 {
+		msg = "<" + strings.Join(addrs, ">, <") + ">: " + msg
+	}
 	return &smtp.SMTPError{
 		Code:         code,
 		EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0},
-		Message:      "smtpsink: injected fault",
+		Message:      msg,
 	}
 }
