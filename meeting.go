@@ -58,6 +58,9 @@ type Meeting struct {
 	Counts               Counts     `json:"counts"`
 	CreatedAt            time.Time  `json:"created_at"`
 	UpdatedAt            time.Time  `json:"updated_at"`
+	// Revision counts every stored change; an update is refused when the
+	// meeting's revision moved since it was read.
+	Revision int64 `json:"-"`
 }
 
 // Counts are the numbers of a meeting's registrations by status.

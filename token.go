@@ -50,3 +50,7 @@ func (s *Signer) mac(meetingID, registrationID string) string {
 	h.Write([]byte("convene/registration/v1\x00" + meetingID + "\x00" + registrationID))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
+
+// DigestTokenScope takes the meeting's place in the tokens of digest
+// unsubscribe links, which name an organiser id instead of a registration.
+const DigestTokenScope = "digest"

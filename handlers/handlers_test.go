@@ -17,6 +17,7 @@ import (
 	"convene/internal/testredis"
 	"convene/jobs"
 	"convene/store"
+	"convene/templates"
 )
 
 const token = "organiser-secret"
@@ -27,7 +28,11 @@ type bundle struct {
 	handler   http.Handler
 	inspector *asynq.Inspector
 	logs      *bytes.Buffer
+	store     *store.Store
+	signer    *convene.Signer
 }
+
+const signingKey = "handlers-test-signing-key-0123456789"
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
@@ -35,12 +40,24 @@ func setup(t *testing.T) *bundle {
 	rdb := srv.Client(t)
 	client := asynq.NewClientFromRedisClient(rdb)
 	logs := &bytes.Buffer{}
-	h := handlers.NewServer(slog.New(slog.NewJSONHandler(logs, nil)), store.New(rdb), jobs.Queue{Enqueuer: client}, handlers.Config{
+	signer, err := convene.NewSigner([]byte(signingKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := templates.NewPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	st := store.New(rdb)
+	h := handlers.NewServer(slog.New(slog.NewJSONHandler(logs, nil)), st, jobs.Queue{Enqueuer: client, Tasks: inspector}, handlers.Config{
 		OrganiserTokens: []string{"other-token", token},
 		ReminderOffsets: []convene.Offset{convene.Offset(24 * time.Hour)},
 		RequestTimeout:  3 * time.Second,
+		Signer:          signer,
+		Pages:           pages,
 	})
-	return &bundle{t: t, redis: srv, handler: h, inspector: asynq.NewInspectorFromRedisClient(rdb), logs: logs}
+	return &bundle{t: t, redis: srv, handler: h, inspector: inspector, logs: logs, store: st, signer: signer}
 }
 
 type response struct {

@@ -136,8 +136,12 @@ func handleListRegistrations(logger *slog.Logger, store Store) http.Handler {
 	})
 }
 
-// wantsCSV reports whether the request's Accept header asks for CSV.
+// wantsCSV reports whether the request asks for CSV: Accept: text/csv, or
+// ?format=csv for links (the digest's export link).
 func wantsCSV(r *http.Request) bool {
+	if r.URL.Query().Get("format") == "csv" {
+		return true
+	}
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/csv" {
 			return true
@@ -278,7 +282,7 @@ func page(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg Confi
 // pageError answers a participant page's error: an HTML page for browsers,
 // the API's JSON error for everything else.
 func pageError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg Config, err error) {
-	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+	if !acceptsHTML(r) {
 		encodeError(w, r, logger, err)
 		return
 	}

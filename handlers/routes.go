@@ -30,6 +30,10 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue
 	mux.Handle("GET /r/{token}", handleRegistrationPage(logger, store, cfg))
 	mux.Handle("POST /r/{token}/cancel", handleCancelRegistrationPage(logger, store, queue, cfg))
 
+	// Organisers' one-click unsubscribe from digests (RFC 8058).
+	mux.Handle("GET /v1/digests/unsubscribe/{token}", handleUnsubscribePage(logger, cfg))
+	mux.Handle("POST /v1/digests/unsubscribe/{token}", handleUnsubscribe(logger, store, cfg))
+
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(store))

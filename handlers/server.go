@@ -30,6 +30,7 @@ type Store interface {
 	Reminders(ctx context.Context, meetingID string) ([]convene.Reminder, error)
 	DeleteReminder(ctx context.Context, meetingID, id string) error
 	Done(ctx context.Context, in convene.Intent) error
+	Unsubscribe(ctx context.Context, orgID string) error
 	Ping(ctx context.Context) error
 }
 

@@ -69,6 +69,11 @@ type Worker struct {
 	// SweepAge is how old an intent must be before the sweep enqueues it
 	// (the process that recorded it enqueues within milliseconds).
 	SweepAge time.Duration
+	// Digests, DigestRenderer and DigestLocation serve the organiser
+	// digests (DigestLocation is DIGEST_TIMEZONE).
+	Digests        DigestStore
+	DigestRenderer DigestRenderer
+	DigestLocation *time.Location
 	// Observe, when set, is told of every email handed to the SMTP server,
 	// with when it was due (zero when it was not scheduled): tests and
 	// metrics use it.
@@ -84,6 +89,8 @@ func NewMux(w *Worker) *asynq.ServeMux {
 	mux.HandleFunc(TypeFanout, w.handleFanout)
 	mux.HandleFunc(TypeBatch, w.handleBatch)
 	mux.HandleFunc(TypeSweep, w.handleSweep)
+	mux.HandleFunc(TypeDigestTick, w.handleDigestTick)
+	mux.HandleFunc(TypeDigest, w.handleDigest)
 	return mux
 }
 

@@ -19,8 +19,19 @@
 //	cv:{m:M}:o               zset  every registration id by arrival order
 //	cv:{m:M}:w               zset  waitlisted registration ids by arrival order
 //	cv:{m:M}:x               hash  extra reminders: id → JSON
+//	cv:{m:M}:xl              zset  cancellation log: registration ids by cancellation number
+//	cv:{m:M}:bl              zset  bounce log: registration ids by bounce number
 //	cv:{m:M}:q               zset  outbox: intents not yet known to be enqueued, by time
 //	                               ("e|R|kind|variant", "f|kind|variant", "s|version")
+//
+// Per organiser O (the first 16 hex digits of SHA-256 of the address), and
+// for the digest schedule:
+//
+//	cv:digest:{o:O}          hash  digest state: watermarks per meeting ("r:M", "x:M",
+//	                               "b:M": the last registration, cancellation and bounce
+//	                               numbers a digest showed), "t" (last tick done), "p"
+//	                               (claim of a digest being sent), "unsub"
+//	cv:digest:last           string the latest digest tick enqueued (unix seconds), for catch-up
 //
 // Scripts name every key they touch in KEYS, except keys derived from a
 // registration id inside a script (cv:{m:M}:r:R, cv:{m:M}:rs:R); those

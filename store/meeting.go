@@ -54,7 +54,7 @@ func (s *Store) UpdateMeeting(ctx context.Context, old, u convene.Meeting, moved
 	if moved {
 		flag = "1"
 	}
-	args := append([]any{ms(old.UpdatedAt), ms(now), flag, strconv.Itoa(u.Version), s.tag(u.ID) + ":r:"}, meetingFields(u)...)
+	args := append([]any{strconv.FormatInt(old.Revision, 10), ms(now), flag, strconv.Itoa(u.Version), s.tag(u.ID) + ":r:"}, meetingFields(u)...)
 	res, err := updateMeetingScript.Run(ctx, s.rdb, []string{s.meetingKey(u.ID), s.waitKey(u.ID), s.outboxKey(u.ID)}, args...).StringSlice()
 	if err != nil {
 		return nil, wrap(err, "update meeting %s", u.ID)
@@ -202,6 +202,7 @@ func parseMeeting(id string, h map[string]string) (convene.Meeting, error) {
 	m.Counts.Confirmed, _ = strconv.Atoi(h["nc"])
 	m.Counts.Waitlisted, _ = strconv.Atoi(h["nw"])
 	m.Counts.Cancelled, _ = strconv.Atoi(h["nx"])
+	m.Revision, _ = strconv.ParseInt(h["rev"], 10, 64)
 	if h["rem"] != "" {
 		rs, err := convene.ParseOffsets(h["rem"])
 		if err != nil {

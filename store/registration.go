@@ -130,13 +130,16 @@ func (s *Store) CancelRegistration(ctx context.Context, meetingID, id string) (c
 		return convene.Registration{}, nil, err
 	}
 	now := s.now()
-	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID)}
+	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID), s.cancelLogKey(meetingID)}
 	res, err := cancelRegistrationScript.Run(ctx, s.rdb, keys, ms(now), id, convene.NormalizeEmail(r.Email), s.tag(meetingID)+":r:").StringSlice()
 	if err != nil {
 		return convene.Registration{}, nil, wrap(err, "cancel registration %s", id)
 	}
-	if res[0] == "notfound" {
+	switch res[0] {
+	case "notfound":
 		return convene.Registration{}, nil, convene.Errorf(convene.ENOTFOUND, "registration %q not found", id)
+	case "meetingcancelled":
+		return convene.Registration{}, nil, convene.Errorf(convene.ECONFLICT, "the meeting is cancelled: there is nothing left to cancel")
 	}
 	r.Status, r.Position = convene.StatusCancelled, 0
 	return r, s.intents(meetingID, res[1:], now), nil
@@ -170,7 +173,7 @@ func (s *Store) Erase(ctx context.Context, meetingID, id string) ([]convene.Inte
 		return nil, nil, err
 	}
 	now := s.now()
-	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.orderKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID)}
+	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.orderKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID), s.cancelLogKey(meetingID), s.bounceLogKey(meetingID)}
 	res, err := eraseScript.Run(ctx, s.rdb, keys, id, convene.NormalizeEmail(r.Email), ms(now), s.tag(meetingID)).StringSlice()
 	if err != nil {
 		return nil, nil, wrap(err, "erase registration %s", id)

@@ -58,11 +58,12 @@ func (s *Store) meetingKey(mid string) string { return s.tag(mid) + ":m" }
 func (s *Store) regKey(mid, rid string) string {
 	return s.tag(mid) + ":r:" + rid
 }
-func (s *Store) emailsKey(mid string) string { return s.tag(mid) + ":e" }
-func (s *Store) orderKey(mid string) string  { return s.tag(mid) + ":o" }
-func (s *Store) waitKey(mid string) string   { return s.tag(mid) + ":w" }
-func (s *Store) outboxKey(mid string) string { return s.tag(mid) + ":q" }
-func (s *Store) ledgerKey(mid string) string { return s.tag(mid) + ":l" }
+func (s *Store) emailsKey(mid string) string    { return s.tag(mid) + ":e" }
+func (s *Store) orderKey(mid string) string     { return s.tag(mid) + ":o" }
+func (s *Store) waitKey(mid string) string      { return s.tag(mid) + ":w" }
+func (s *Store) outboxKey(mid string) string    { return s.tag(mid) + ":q" }
+func (s *Store) cancelLogKey(mid string) string { return s.tag(mid) + ":xl" }
+func (s *Store) bounceLogKey(mid string) string { return s.tag(mid) + ":bl" }
 
 // wrap turns a Redis error into a convene error: EUNAVAILABLE when Redis
 // cannot be reached or cannot take writes (so the caller answers 503 and

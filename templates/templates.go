@@ -68,6 +68,9 @@ type Renderer struct {
 	// common maps a language to its shared text templates, for the
 	// calendar description.
 	common map[string]*ttemplate.Template
+	// digests maps a language to the organiser digest's templates (see
+	// digest.go); they are not in kinds, so Participant refuses "digest".
+	digests map[string]*set
 }
 
 // set is the parsed templates of one kind in one language.
@@ -79,8 +82,8 @@ type set struct {
 
 // New parses the embedded templates once. It fails if a template does not
 // parse or does not execute on sample data, if a file is misnamed, or if a
-// participant kind lacks its English templates; a running worker therefore
-// never meets a broken template.
+// participant kind or the organiser digest lacks its English templates; a
+// running worker therefore never meets a broken template.
 func New(opts Options) (*Renderer, error) {
 	return newFS(opts, embedded)
 }
@@ -116,7 +119,7 @@ func newFS(opts Options, fsys fs.FS) (*Renderer, error) {
 			return nil, fmt.Errorf("templates: %s: want a name like confirmation.en.txt.tmpl or confirmation.en.html.tmpl", name)
 		}
 		base, lang, format := parts[0], parts[1], parts[2]
-		if base != commonBase && !slices.Contains(ParticipantKinds, base) {
+		if base != commonBase && base != convene.EmailDigest && !slices.Contains(ParticipantKinds, base) {
 			return nil, fmt.Errorf("templates: %s: unknown email kind %q", name, base)
 		}
 		if files[base] == nil {
@@ -229,6 +232,11 @@ func newFS(opts Options, fsys fs.FS) (*Renderer, error) {
 				}
 			}
 		}
+	}
+
+	// The organiser digest, parsed and tried on its own.
+	if err := r.parseDigests(fsys, files[convene.EmailDigest]); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

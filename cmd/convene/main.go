@@ -33,6 +33,7 @@ commands:
   worker      the job worker (sends every email)
   scheduler   the periodic job scheduler
   dev         web, worker and scheduler in one process, with local defaults
+  ops …       operator commands (convene ops help)
 `
 
 // exitCode prints err and returns the process exit code: 0 on success, 2 for

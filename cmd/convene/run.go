@@ -22,7 +22,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	mode := args[0]
 	switch mode {
-	case config.ModeWeb, config.ModeWorker, config.ModeScheduler, config.ModeDev:
+	case config.ModeWeb, config.ModeWorker, config.ModeScheduler, config.ModeDev, config.ModeOps:
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -34,15 +34,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))})).With("process", mode)
-	for _, w := range cfg.Warnings {
-		logger.Warn(w)
-	}
 	rdb, err := newRedis(cfg)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	if mode == config.ModeOps {
+		return runOps(ctx, args[1:], rdb, stdout, stderr)
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))})).With("process", mode)
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
 	checkRedisSettings(ctx, rdb, logger)
 
 	switch mode {

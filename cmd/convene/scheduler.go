@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/hibiken/asynq"
@@ -9,6 +10,7 @@ import (
 
 	"convene/config"
 	"convene/jobs"
+	"convene/store"
 )
 
 func runScheduler(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
@@ -20,9 +22,15 @@ func runScheduler(ctx context.Context, cfg config.Config, rdb redis.UniversalCli
 }
 
 func newScheduler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (*jobs.Scheduler, error) {
+	sched, err := jobs.ParseSchedule(cfg.DigestSchedule, cfg.DigestTimezone)
+	if err != nil {
+		return nil, &config.Error{Var: "DIGEST_SCHEDULE", Msg: fmt.Sprintf("%q is not a cron spec (5 fields, or @daily, @every 10s, …): %v", cfg.DigestSchedule, err)}
+	}
 	return jobs.NewScheduler(jobs.SchedulerConfig{
 		Enqueuer:      asynq.NewClientFromRedisClient(rdb),
 		Logger:        logger,
 		SweepInterval: cfg.SweepInterval,
+		Digest:        sched,
+		Ticks:         store.New(rdb),
 	})
 }

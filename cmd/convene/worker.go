@@ -55,10 +55,11 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		m.Close()
 		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
 	}
+	st := store.New(rdb)
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	w := &jobs.Worker{
-		Store:     store.New(rdb),
+		Store:     st,
 		Sender:    m,
 		Renderer:  r,
 		Queue:     jobs.Queue{Enqueuer: client, Tasks: inspector},
@@ -69,6 +70,10 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		Now:       time.Now,
 		LockTTL:   2 * mailer.DefaultTimeout,
 		SweepAge:  cfg.SweepInterval,
+
+		Digests:        st,
+		DigestRenderer: r,
+		DigestLocation: cfg.DigestTimezone,
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, jobs.ServerConfig(cfg.WorkerConcurrency, workerShutdownTimeout, logger))
 	if err := srv.Start(jobs.NewMux(w)); err != nil {
