@@ -137,6 +137,15 @@ func TestDigestsWithReplicasCatchUpAndUnsubscribe(t *testing.T) {
 		}
 	}
 
+	// Ticks with nothing new send nothing.
+	quiet := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(quiet) {
+		if n := len(digests(s.sink)); n != before+1 {
+			t.Fatalf("%d digests for ticks with no changes", n-before-1)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+
 	// One-click unsubscribe (RFC 8058) stops the digests.
 	unsub := strings.Trim(catchUp.Header("List-Unsubscribe"), "<>")
 	unsub = web.addr + unsub[strings.Index(unsub, "/v1/"):]

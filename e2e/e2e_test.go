@@ -172,3 +172,27 @@ func TestDevRunsEverythingInOneProcess(t *testing.T) {
 		t.Fatalf("dev exit code %d", exit)
 	}
 }
+
+func TestEveryProcessStopsGracefullyOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	for _, mode := range []string{"web", "worker", "scheduler"} {
+		p := s.start(t, mode)
+		if mode != "web" {
+			// wait until it is running: its start is logged
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(p.output(), "started") {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s did not start:\n%s", mode, p.output())
+				}
+				time.Sleep(20 * time.Millisecond) // polling interval
+			}
+		}
+		if code := p.stop(20 * time.Second); code != 0 {
+			t.Fatalf("%s exited %d after SIGTERM", mode, code)
+		}
+		if !strings.Contains(p.output(), "stopped") {
+			t.Fatalf("%s did not log its stop:\n%s", mode, p.output())
+		}
+	}
+}

@@ -45,7 +45,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // logRequests gives every request an id (answered as X-Request-Id) and logs
 // it once done: method, route pattern (never the raw path, which can hold
 // tokens), status and duration.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+func logRequests(logger *slog.Logger, metrics Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var b [8]byte
@@ -58,11 +58,13 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		took := time.Since(start)
+		metrics.HTTP(r.Pattern, rec.status, took)
 		logger.Info("http request",
 			"method", r.Method,
 			"route", r.Pattern,
 			"status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"duration_ms", float64(took.Microseconds())/1000,
 			"request_id", id,
 		)
 	})

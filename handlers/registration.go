@@ -34,21 +34,29 @@ func viewOf(reg convene.Registration) registrationView {
 
 func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail := func(err error) {
+			outcome := "rejected"
+			if convene.ErrorCode(err) == convene.EUNAVAILABLE {
+				outcome = "unavailable"
+			}
+			cfg.Metrics.Registration(outcome)
+			encodeError(w, r, logger, err)
+		}
 		var in convene.RegistrationInput
 		if err := decode(w, r, &in); err != nil {
-			encodeError(w, r, logger, err)
+			fail(err)
 			return
 		}
 		reg, err := convene.NewRegistration(r.PathValue("id"), in, cfg.Now())
 		if err != nil {
-			encodeError(w, r, logger, err)
+			fail(err)
 			return
 		}
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
 		reg, intents, err := store.Register(ctx, reg)
 		if err != nil {
-			encodeError(w, r, logger, err)
+			fail(err)
 			return
 		}
 		status := http.StatusOK
@@ -61,7 +69,10 @@ func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) h
 			// on a failure to enqueue is the sweep's to repair, never the
 			// participant's problem.
 			dispatch(ctx, r, logger, store, queue, intents)
+			cfg.Metrics.Registration("created_" + reg.Status)
 			logger.Info("registration created", "registration_id", reg.ID, "meeting_id", reg.MeetingID, "status", reg.Status, "request_id", requestID(r))
+		} else {
+			cfg.Metrics.Registration("existing")
 		}
 		encode(w, status, viewOf(reg))
 	})

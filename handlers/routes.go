@@ -37,4 +37,12 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(store))
+	ops := requireOps(logger, cfg.OpsToken)
+	mux.Handle("GET /v1/ops/queues", ops(handleOpsQueues(logger, cfg.QueueStats)))
+	if cfg.QueueUI != nil {
+		mux.Handle("/ops/queues/", ops(cfg.QueueUI))
+	}
+	if cfg.MetricsHandler != nil {
+		mux.Handle("GET /metrics", cfg.MetricsHandler)
+	}
 }

@@ -58,6 +58,16 @@ type Config struct {
 	Now func() time.Time
 	// RequestTimeout bounds each request's work against Redis (default 5 s).
 	RequestTimeout time.Duration
+	// OpsToken guards /ops/* and /v1/ops/*; empty: they answer 401.
+	OpsToken string
+	// QueueUI is the queue web UI served under /ops/queues/ (asynqmon).
+	QueueUI http.Handler
+	// QueueStats returns the per-queue statistics of GET /v1/ops/queues.
+	QueueStats func(context.Context) (any, error)
+	// MetricsHandler serves GET /metrics; Metrics receives what the
+	// handlers observe. Both may be nil.
+	MetricsHandler http.Handler
+	Metrics        Metrics
 	// AfterStore, when set, runs after a registration is stored and before
 	// its email job is enqueued. Tests use it to simulate a web process
 	// dying in between; production leaves it nil.
@@ -75,9 +85,12 @@ func NewServer(logger *slog.Logger, store Store, queue Queue, cfg Config) http.H
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	mux := http.NewServeMux()
 	addRoutes(mux, logger, store, queue, cfg)
-	return logRequests(logger, jsonFallback(mux))
+	return logRequests(logger, cfg.Metrics, jsonFallback(mux))
 }
 
 // dispatch enqueues the jobs of the intents a change recorded and drops

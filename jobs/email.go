@@ -48,6 +48,23 @@ type TaskDeleter interface {
 	DeleteTask(queue, id string) error
 }
 
+// Metrics is what the jobs report; *metrics.Metrics.
+type Metrics interface {
+	Job(taskType, outcome string, d time.Duration)
+	EmailSent(kind string, smtp time.Duration)
+	EmailFailed(kind, reason string)
+	UnknownOutcome(kind string)
+	ReminderLateness(d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Job(string, string, time.Duration) {}
+func (noMetrics) EmailSent(string, time.Duration)   {}
+func (noMetrics) EmailFailed(string, string)        {}
+func (noMetrics) UnknownOutcome(string)             {}
+func (noMetrics) ReminderLateness(time.Duration)    {}
+
 // errBusy means another run of the same message holds its ledger claim.
 var errBusy = errors.New("message is being sent by another run")
 
@@ -74,6 +91,8 @@ type Worker struct {
 	Digests        DigestStore
 	DigestRenderer DigestRenderer
 	DigestLocation *time.Location
+	// Metrics receives what the jobs observe (nil: nothing).
+	Metrics Metrics
 	// Observe, when set, is told of every email handed to the SMTP server,
 	// with when it was due (zero when it was not scheduled): tests and
 	// metrics use it.
@@ -82,6 +101,9 @@ type Worker struct {
 
 // NewMux returns the asynq handler for every task type.
 func NewMux(w *Worker) *asynq.ServeMux {
+	if w.Metrics == nil {
+		w.Metrics = noMetrics{}
+	}
 	mux := asynq.NewServeMux()
 	mux.Use(w.logJobs)
 	mux.HandleFunc(TypeEmail, w.handleEmail)
@@ -194,18 +216,27 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data
 			attrs = append(attrs, "late_ms", w.Now().Sub(due).Milliseconds())
 		}
 		log.Info("email sent", attrs...)
+		w.Metrics.EmailSent(msg.Kind, took)
+		if !due.IsZero() {
+			w.Metrics.ReminderLateness(w.Now().Sub(due))
+		}
 		if w.Observe != nil {
 			w.Observe(msg, due, w.Now())
 		}
 		return w.finish(ctx, msg, store.OutcomeSent, convene.EmailSent)
 	case convene.IsPermanent(err):
 		log.Warn("email bounced", "kind", msg.Kind, "error", err.Error())
+		w.Metrics.EmailFailed(msg.Kind, convene.SendReason(err))
 		if ferr := w.finish(ctx, msg, store.OutcomeBounced, convene.EmailBounced); ferr != nil {
 			return ferr
 		}
 		return err
 	default:
 		log.Warn("email failed, will retry", "kind", msg.Kind, "error", err.Error(), "reason", convene.SendReason(err))
+		w.Metrics.EmailFailed(msg.Kind, convene.SendReason(err))
+		if convene.SendReason(err) == convene.ReasonUnknown {
+			w.Metrics.UnknownOutcome(msg.Kind)
+		}
 		if ferr := w.finish(ctx, msg, store.OutcomeRetry, convene.EmailRetrying); ferr != nil {
 			log.Error("cannot release ledger claim", "error", ferr.Error())
 		}

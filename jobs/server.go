@@ -66,7 +66,9 @@ func (w *Worker) logJobs(next asynq.Handler) asynq.Handler {
 		default:
 			outcome = "failed_retry"
 		}
-		attrs := []any{"outcome", outcome, "duration_ms", time.Since(start).Milliseconds()}
+		took := time.Since(start)
+		w.Metrics.Job(t.Type(), outcome, took)
+		attrs := []any{"outcome", outcome, "duration_ms", took.Milliseconds()}
 		if err != nil {
 			attrs = append(attrs, "error", err.Error())
 			log.Warn("job done", attrs...)
