@@ -196,3 +196,20 @@ func TestEveryProcessStopsGracefullyOnSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+func TestStartupWarnsWhenRedisBreaksTheGuarantees(t *testing.T) {
+	t.Parallel()
+	good := newSystem(t)
+	p := good.start(t, "web")
+	if strings.Contains(p.output(), "breaks Convene's guarantees") {
+		t.Fatalf("a warning with AOF and noeviction set:\n%s", p.output())
+	}
+	r := testredis.Start(t, "--appendonly", "no", "--maxmemory-policy", "allkeys-lru")
+	bad := start(t, "web", "REDIS_URL="+r.URL())
+	out := bad.output()
+	for _, setting := range []string{`"setting":"appendonly"`, `"setting":"maxmemory-policy"`} {
+		if strings.Count(out, setting) != 1 {
+			t.Fatalf("want one warning for %s:\n%s", setting, out)
+		}
+	}
+}

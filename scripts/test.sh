@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Every check CI runs: installs redis-server when missing, then gofmt,
-# go vet, staticcheck and the whole test suite with the race detector
-# (integration and end-to-end tests start their own private redis-server
-# processes and SMTP servers; nothing else needs to be running).
+# Every check CI runs: installs redis-server and chromium when missing,
+# then gofmt, go vet, staticcheck and the whole test suite with the race
+# detector (integration and end-to-end tests start their own private
+# redis-server processes, SMTP servers and headless Chromium; nothing else
+# needs to be running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_go
 ensure_pkg redis-server redis-server
+ensure_pkg chromium chromium # the browser test of the queue UI (e2e)
 
 echo ">> gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './var/*'))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
 
 	"convene"
@@ -48,16 +49,32 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 		return nil, nil, err
 	}
 	client := asynq.NewClientFromRedisClient(rdb)
-	queue := jobs.Queue{Enqueuer: client, Tasks: asynq.NewInspectorFromRedisClient(rdb)}
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	queue := jobs.Queue{Enqueuer: client, Tasks: inspector}
 	h := handlers.NewServer(logger, store.New(rdb), queue, handlers.Config{
 		OrganiserTokens: cfg.OrganiserTokens,
 		ReminderOffsets: cfg.ReminderOffsets,
 		Signer:          signer,
 		Pages:           pages,
 		AfterStore:      faultAfterStore(),
+		OpsToken:        cfg.OpsToken,
+		QueueStats:      func(ctx context.Context) (any, error) { return queueStats(ctx, inspector) },
+		QueueUI: asynqmon.New(asynqmon.Options{
+			RootPath:     "/ops/queues",
+			RedisConnOpt: sharedRedis{rdb},
+		}),
 	})
 	return h, func() { client.Close() }, nil
 }
+
+// sharedRedis hands asynqmon the process's own Redis client (asynqmon
+// takes connection options, and builds its client by calling
+// MakeRedisClient). Its Close is never called: the client is the
+// process's.
+type sharedRedis struct{ c redis.UniversalClient }
+
+// MakeRedisClient returns the shared client.
+func (s sharedRedis) MakeRedisClient() any { return s.c }
 
 // serveHTTP serves h on cfg.Port until ctx ends, then drains connections.
 func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, logger *slog.Logger) error {
