@@ -14,6 +14,7 @@ const (
 	ETOOLARGE     = "too_large"    // the request body is too large
 	EUNSUPPORTED  = "unsupported"  // the request's media type is not accepted
 	EUNAUTHORIZED = "unauthorized" // no or wrong credentials
+	ETOOMANY      = "too_many"     // too many requests from one client or for one address
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 

@@ -49,6 +49,10 @@ type Config struct {
 	IntakeRatePerIP    int
 	IntakeRatePerEmail int
 	TrustedProxies     []netip.Prefix
+	// MetricsPort, when not -1 (unset), is where a worker or scheduler
+	// serves GET /metrics and GET /healthz (the web process serves them on
+	// Port); 0 picks a free port and logs it.
+	MetricsPort int
 	// SweepInterval is how often the scheduler enqueues the outbox sweep and
 	// how old an unqueued email intent must be before the sweep enqueues it.
 	SweepInterval time.Duration
@@ -200,6 +204,15 @@ func Load(mode string, getenv func(string) string) (Config, error) {
 			return Config{}, bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8", s)
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+
+	c.MetricsPort = -1
+	if v := get("METRICS_PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return Config{}, bad("METRICS_PORT", "%q is not a port number (0-65535)", v)
+		}
+		c.MetricsPort = p
 	}
 
 	c.SweepInterval = 30 * time.Second

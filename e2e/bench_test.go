@@ -17,7 +17,7 @@ import (
 //	go test ./e2e -run '^$' -bench RegistrationToEmail -benchtime 400x
 func BenchmarkRegistrationToEmail(b *testing.B) {
 	s := newSystemTB(b)
-	web := s.start(b, "web")
+	web := s.start(b, "web", "INTAKE_RATE_PER_IP=0", "INTAKE_RATE_PER_EMAIL=0")
 	s.start(b, "worker")
 	createMeeting(b, web, "bench", 0)
 
@@ -73,7 +73,7 @@ func BenchmarkRegistrationToEmail(b *testing.B) {
 func BenchmarkReminderLateness(b *testing.B) {
 	const meetings, perMeeting = 20, 10
 	s := newSystemTB(b)
-	web := s.start(b, "web")
+	web := s.start(b, "web", "INTAKE_RATE_PER_IP=0", "INTAKE_RATE_PER_EMAIL=0")
 	s.start(b, "worker")
 	s.start(b, "scheduler")
 	var late []float64

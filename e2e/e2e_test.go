@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -212,4 +213,78 @@ func TestStartupWarnsWhenRedisBreaksTheGuarantees(t *testing.T) {
 			t.Fatalf("want one warning for %s:\n%s", setting, out)
 		}
 	}
+}
+
+func TestOpsEndpointsAndMetrics(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	web := s.start(t, "web", "OPS_TOKEN=ops-secret")
+	worker := s.start(t, "worker", "METRICS_PORT=0")
+	createMeeting(t, web, "m1", 0)
+	if code, res := call(t, "POST", web.addr+"/v1/meetings/m1/registrations", "", `{"name":"Ada","email":"ada@example.org"}`); code != 201 {
+		t.Fatalf("register: %d %v", code, res)
+	}
+	s.sink.WaitCount(t, 1, 20*time.Second)
+
+	if code, _ := callRaw(t, "GET", web.addr+"/v1/ops/queues", ""); code != 401 {
+		t.Fatalf("ops queues without token: %d", code)
+	}
+	if code, _ := callRaw(t, "GET", web.addr+"/v1/ops/queues", "wrong"); code != 401 {
+		t.Fatalf("ops queues with a wrong token: %d", code)
+	}
+	code, res := call(t, "GET", web.addr+"/v1/ops/queues", "ops-secret", "")
+	qs, _ := res["queues"].([]any)
+	if code != 200 || len(qs) == 0 {
+		t.Fatalf("ops queues: %d %v", code, res)
+	}
+	critical := qs[0].(map[string]any)
+	for _, f := range []string{"name", "size", "pending", "active", "scheduled", "retry", "archived", "completed", "processed", "failed", "latency_ms"} {
+		if _, ok := critical[f]; !ok {
+			t.Fatalf("queue without %q: %v", f, critical)
+		}
+	}
+
+	body := httpGet(t, web.addr+"/metrics")
+	for _, want := range []string{
+		`convene_http_requests_total{route="POST /v1/meetings/{id}/registrations",status="201"} 1`,
+		`convene_registrations_total{outcome="created_confirmed"} 1`,
+		`convene_queue_tasks{queue="critical",state="pending"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("web /metrics lacks %s", want)
+		}
+	}
+	// The worker serves its own metrics on METRICS_PORT.
+	addr := ""
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" && time.Now().Before(deadline) {
+		for _, line := range strings.Split(worker.output(), "\n") {
+			if strings.Contains(line, `"msg":"metrics listening"`) {
+				i := strings.Index(line, `"addr":"`)
+				a := line[i+8:]
+				addr = a[:strings.Index(a, `"`)]
+			}
+		}
+	}
+	if addr == "" {
+		t.Fatalf("the worker did not serve metrics:\n%s", worker.output())
+	}
+	body = httpGet(t, "http://127.0.0.1:"+addr[strings.LastIndex(addr, ":")+1:]+"/metrics")
+	if !strings.Contains(body, `convene_emails_sent_total{kind="confirmation"} 1`) || !strings.Contains(body, `convene_jobs_processed_total{outcome="ok",type="email:send"}`) {
+		t.Fatalf("worker /metrics lacks the email and job counts:\n%s", body)
+	}
+}
+
+func httpGet(t testing.TB, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	return string(b)
 }

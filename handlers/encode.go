@@ -18,6 +18,7 @@ import (
 var statusOf = map[string]int{
 	convene.EINVALID:      http.StatusBadRequest,
 	convene.EUNAUTHORIZED: http.StatusUnauthorized,
+	convene.ETOOMANY:      http.StatusTooManyRequests,
 	convene.ENOTFOUND:     http.StatusNotFound,
 	convene.ECONFLICT:     http.StatusConflict,
 	convene.ETOOLARGE:     http.StatusRequestEntityTooLarge,
@@ -54,6 +55,8 @@ func encodeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, er
 		w.Header().Set("Retry-After", "5")
 	case convene.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="convene"`)
+	case convene.ETOOMANY:
+		setRetryAfter(w, err)
 	}
 	encode(w, status, errorBody{Error: convene.ErrorMessage(err), Field: convene.ErrorField(err)})
 }

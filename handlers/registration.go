@@ -54,6 +54,15 @@ func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) h
 		}
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
+		if err := checkLimits(ctx, r, cfg, reg.Email); err != nil {
+			if convene.ErrorCode(err) == convene.ETOOMANY {
+				cfg.Metrics.Registration("limited")
+				encodeError(w, r, logger, err)
+				return
+			}
+			fail(err)
+			return
+		}
 		reg, intents, err := store.Register(ctx, reg)
 		if err != nil {
 			fail(err)
@@ -96,6 +105,10 @@ func handleResend(logger *slog.Logger, store Store, queue Queue, cfg Config) htt
 		}
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
+		if err := checkLimits(ctx, r, cfg, email); err != nil {
+			encodeError(w, r, logger, err)
+			return
+		}
 		m, err := store.Meeting(ctx, r.PathValue("id"))
 		if err != nil {
 			encodeError(w, r, logger, err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"convene"
@@ -68,6 +69,14 @@ type Config struct {
 	// handlers observe. Both may be nil.
 	MetricsHandler http.Handler
 	Metrics        Metrics
+	// Limiter enforces RatePerIP registrations and resends per minute per
+	// client address and RatePerEmail per hour per email address (0: no
+	// limit); nil: no limits. TrustedProxies are believed about the client
+	// address (X-Forwarded-For).
+	Limiter        Limiter
+	RatePerIP      int
+	RatePerEmail   int
+	TrustedProxies []netip.Prefix
 	// AfterStore, when set, runs after a registration is stored and before
 	// its email job is enqueued. Tests use it to simulate a web process
 	// dying in between; production leaves it nil.

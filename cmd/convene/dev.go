@@ -5,14 +5,17 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"convene/config"
+	"convene/metrics"
 )
 
 // runDev runs web, worker and scheduler in one process on one Redis client.
 func runDev(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
-	srv, closeWorker, err := startWorker(cfg, rdb, logger.With("component", "worker"))
+	m := metrics.New(asynq.NewInspectorFromRedisClient(rdb))
+	srv, closeWorker, err := startWorker(cfg, rdb, logger.With("component", "worker"), m)
 	if err != nil {
 		return err
 	}
@@ -35,7 +38,7 @@ func runDev(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, l
 		}
 	}()
 	webLogger := logger.With("component", "web")
-	h, closeWeb, err := newWebHandler(cfg, rdb, webLogger)
+	h, closeWeb, err := newWebHandler(cfg, rdb, webLogger, m)
 	if err != nil {
 		cancel()
 		wg.Wait()

@@ -10,6 +10,7 @@ import (
 
 	"convene/config"
 	"convene/jobs"
+	"convene/metrics"
 	"convene/store"
 )
 
@@ -17,6 +18,15 @@ func runScheduler(ctx context.Context, cfg config.Config, rdb redis.UniversalCli
 	s, err := newScheduler(cfg, rdb, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsPort >= 0 {
+		// The scheduler has no metrics of its own; the queue metrics are
+		// the same from every process.
+		go func() {
+			if err := serveMetrics(ctx, cfg, metrics.New(asynq.NewInspectorFromRedisClient(rdb)), logger); err != nil {
+				logger.Error("metrics server stopped", "error", err.Error())
+			}
+		}()
 	}
 	return s.Run(ctx)
 }

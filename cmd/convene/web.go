@@ -17,6 +17,8 @@ import (
 	"convene/config"
 	"convene/handlers"
 	"convene/jobs"
+	"convene/metrics"
+	"convene/ratelimit"
 	"convene/store"
 	"convene/templates"
 )
@@ -30,7 +32,7 @@ var (
 const webShutdownTimeout = 10 * time.Second
 
 func runWeb(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
-	h, closeFn, err := newWebHandler(cfg, rdb, logger)
+	h, closeFn, err := newWebHandler(cfg, rdb, logger, metrics.New(asynq.NewInspectorFromRedisClient(rdb)))
 	if err != nil {
 		return err
 	}
@@ -39,7 +41,7 @@ func runWeb(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, l
 }
 
 // newWebHandler wires the HTTP API to the store and the job queue.
-func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (http.Handler, func(), error) {
+func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger, m *metrics.Metrics) (http.Handler, func(), error) {
 	signer, err := convene.NewSigner(cfg.SigningKey)
 	if err != nil {
 		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
@@ -59,6 +61,12 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 		AfterStore:      faultAfterStore(),
 		OpsToken:        cfg.OpsToken,
 		QueueStats:      func(ctx context.Context) (any, error) { return queueStats(ctx, inspector) },
+		Metrics:         m,
+		MetricsHandler:  m.Handler(),
+		Limiter:         ratelimit.New(rdb, store.DefaultPrefix),
+		RatePerIP:       cfg.IntakeRatePerIP,
+		RatePerEmail:    cfg.IntakeRatePerEmail,
+		TrustedProxies:  cfg.TrustedProxies,
 		QueueUI: asynqmon.New(asynqmon.Options{
 			RootPath:     "/ops/queues",
 			RedisConnOpt: sharedRedis{rdb},
@@ -76,9 +84,25 @@ type sharedRedis struct{ c redis.UniversalClient }
 // MakeRedisClient returns the shared client.
 func (s sharedRedis) MakeRedisClient() any { return s.c }
 
+// serveMetrics serves GET /metrics and GET /healthz on cfg.MetricsPort,
+// for the worker and scheduler, which have no other HTTP port.
+func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	return serveHTTPOn(ctx, "metrics", cfg.MetricsPort, cfg, mux, logger)
+}
+
 // serveHTTP serves h on cfg.Port until ctx ends, then drains connections.
 func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	return serveHTTPOn(ctx, "web", cfg.Port, cfg, h, logger)
+}
+
+func serveHTTPOn(ctx context.Context, name string, port int, cfg config.Config, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return err
 	}
@@ -91,7 +115,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, logger *s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("web listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	logger.Info(name+" listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -99,12 +123,12 @@ func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, logger *s
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("web shutting down", "timeout", webShutdownTimeout.String())
+	logger.Info(name+" shutting down", "timeout", webShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), webShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	logger.Info("web stopped")
+	logger.Info(name + " stopped")
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"convene/config"
 	"convene/jobs"
 	"convene/mailer"
+	"convene/metrics"
 	"convene/store"
 	"convene/templates"
 )
@@ -28,19 +29,27 @@ var (
 const workerShutdownTimeout = mailer.DefaultTimeout + 10*time.Second
 
 func runWorker(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
-	srv, closeFn, err := startWorker(cfg, rdb, logger)
+	m := metrics.New(nil)
+	srv, closeFn, err := startWorker(cfg, rdb, logger, m)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	<-ctx.Done()
+	errc := make(chan error, 1)
+	if cfg.MetricsPort >= 0 {
+		go func() { errc <- serveMetrics(ctx, cfg, m, logger) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
 	stopWorker(srv, logger)
-	return nil
+	return err
 }
 
 // startWorker starts an asynq server running every job, and returns it
 // with a function that releases what it holds (the SMTP pool).
-func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) (*asynq.Server, func(), error) {
+func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger, met *metrics.Metrics) (*asynq.Server, func(), error) {
 	m, err := mailer.New(cfg.MailURL, cfg.MailFrom, mailer.WithLogger(logger))
 	if err != nil {
 		return nil, nil, &config.Error{Var: "MAIL_URL or MAIL_FROM", Msg: err.Error()}
@@ -74,6 +83,7 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		Digests:        st,
 		DigestRenderer: r,
 		DigestLocation: cfg.DigestTimezone,
+		Metrics:        met,
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, jobs.ServerConfig(cfg.WorkerConcurrency, workerShutdownTimeout, logger))
 	if err := srv.Start(jobs.NewMux(w)); err != nil {

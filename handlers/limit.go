@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"convene"
+	"convene/ratelimit"
+)
+
+// Limiter counts requests per key; *ratelimit.Limiter.
+type Limiter interface {
+	Allow(ctx context.Context, key string, n int, period time.Duration) (bool, time.Duration, error)
+}
+
+// limitedError is a 429: too many requests, and when to try again.
+type limitedError struct {
+	retryAfter time.Duration
+	err        *convene.Error
+}
+
+func (e *limitedError) Error() string { return e.err.Error() }
+func (e *limitedError) Unwrap() error { return e.err }
+
+// checkLimits counts a registration or resend against the client address
+// (INTAKE_RATE_PER_IP per minute) and the email address
+// (INTAKE_RATE_PER_EMAIL per hour, across all meetings, so one address
+// cannot be flooded from many clients).
+func checkLimits(ctx context.Context, r *http.Request, cfg Config, email string) error {
+	if cfg.Limiter == nil {
+		return nil
+	}
+	for _, l := range []struct {
+		key    string
+		n      int
+		period time.Duration
+		what   string
+	}{
+		{ratelimit.IPKey(clientIP(r, cfg.TrustedProxies)), cfg.RatePerIP, time.Minute, "from this client"},
+		{ratelimit.EmailKey(email), cfg.RatePerEmail, time.Hour, "for this email address"},
+	} {
+		ok, wait, err := cfg.Limiter.Allow(ctx, l.key, l.n, l.period)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &limitedError{retryAfter: wait, err: convene.Errorf(convene.ETOOMANY, "too many requests %s; try again later", l.what)}
+		}
+	}
+	return nil
+}
+
+// setRetryAfter sets the Retry-After header of a 429 in whole seconds.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var le *limitedError
+	if errors.As(err, &le) {
+		secs := int(le.retryAfter.Round(time.Second) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+}
+
+// clientIP is the address of the client: the connection's peer, or, when
+// the peer is a trusted proxy, the right-most address of X-Forwarded-For
+// that is not itself a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
+	}
+	return peer.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
