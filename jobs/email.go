@@ -93,6 +93,11 @@ type Worker struct {
 	DigestLocation *time.Location
 	// Metrics receives what the jobs observe (nil: nothing).
 	Metrics Metrics
+	// AfterSent, when set, runs after a message was accepted and its
+	// ledger entry written, before the job reports done. Fault-injection
+	// builds use it to kill the worker at that moment; production leaves
+	// it nil.
+	AfterSent func(convene.Message)
 	// Observe, when set, is told of every email handed to the SMTP server,
 	// with when it was due (zero when it was not scheduled): tests and
 	// metrics use it.
@@ -223,7 +228,11 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data
 		if w.Observe != nil {
 			w.Observe(msg, due, w.Now())
 		}
-		return w.finish(ctx, msg, store.OutcomeSent, convene.EmailSent)
+		err := w.finish(ctx, msg, store.OutcomeSent, convene.EmailSent)
+		if err == nil && w.AfterSent != nil {
+			w.AfterSent(msg)
+		}
+		return err
 	case convene.IsPermanent(err):
 		log.Warn("email bounced", "kind", msg.Kind, "error", err.Error())
 		w.Metrics.EmailFailed(msg.Kind, convene.SendReason(err))

@@ -20,3 +20,7 @@ echo ">> staticcheck"
 go tool staticcheck ./...
 echo ">> go test -race"
 go test -race -count=1 -timeout 20m ./...
+echo ">> fuzz (short, bounded runs; the corpus lives in testdata/fuzz)"
+go test -run '^$' -fuzz '^FuzzRegistrationInput$' -fuzztime 5s .
+go test -run '^$' -fuzz '^FuzzTokenVerify$' -fuzztime 5s .
+go test -run '^$' -fuzz '^FuzzParticipantEmail$' -fuzztime 5s ./templates

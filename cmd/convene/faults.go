@@ -7,3 +7,7 @@ import "convene"
 // faultAfterStore is the hook of fault-injection builds (-tags faults);
 // ordinary builds have none.
 func faultAfterStore() func(convene.Registration) { return nil }
+
+// faultAfterSent is the hook of fault-injection builds; ordinary builds
+// have none.
+func faultAfterSent() func(convene.Message) { return nil }

@@ -18,3 +18,13 @@ func faultAfterStore() func(convene.Registration) {
 	}
 	return func(convene.Registration) { os.Exit(3) }
 }
+
+// faultAfterSent, in fault-injection builds only, makes the worker die
+// right after an email was accepted and its ledger entry written, before
+// asynq marks the task done, when CONVENE_FAULT=exit-after-sent.
+func faultAfterSent() func(convene.Message) {
+	if os.Getenv("CONVENE_FAULT") != "exit-after-sent" {
+		return nil
+	}
+	return func(convene.Message) { os.Exit(3) }
+}

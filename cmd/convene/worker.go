@@ -84,6 +84,7 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		DigestRenderer: r,
 		DigestLocation: cfg.DigestTimezone,
 		Metrics:        met,
+		AfterSent:      faultAfterSent(),
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, jobs.ServerConfig(cfg.WorkerConcurrency, workerShutdownTimeout, logger))
 	if err := srv.Start(jobs.NewMux(w)); err != nil {
