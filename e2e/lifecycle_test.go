@@ -86,6 +86,9 @@ func TestRemindersMovesAndCancellationsThroughTheProcesses(t *testing.T) {
 	}
 	res.Body.Close()
 	waitKind(t, s.sink, "cancelled", 1, 10*time.Second)
+	if strings.Contains(web.output(), token) || strings.Contains(web.output(), organiser) {
+		t.Fatal("a token is in the web process's logs")
+	}
 	promoted := waitKind(t, s.sink, "promoted", 1, 10*time.Second)
 	if promoted[0].To[0] != "grace@example.org" {
 		t.Fatalf("promoted %v", promoted[0].To)
@@ -152,6 +155,27 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 				t.Fatalf("%q is in the logs:\n%s", needle, p.output())
 			}
 		}
+	}
+	// The AOF still holds the history until it is rewritten; after a
+	// rewrite (BGREWRITEAOF, which Redis also runs by itself as the file
+	// grows) nothing is left there either.
+	if where := aofContains(t, s.redis.Dir(), "bob.secret"); where == "" {
+		t.Fatal("the AOF never held the address: this check would prove nothing")
+	}
+	c := s.redis.Client(t)
+	if err := c.BgRewriteAOF(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		info := c.Info(context.Background(), "persistence").Val()
+		if strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0") && aofContains(t, s.redis.Dir(), "bob.secret") == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after BGREWRITEAOF the AOF still holds the address: %s", aofContains(t, s.redis.Dir(), "bob.secret"))
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 }
 
