@@ -1,4 +1,7 @@
-// Package templates renders the emails Convene sends to participants.
+// Package templates renders what Convene shows people: the emails to
+// participants, the digests to organisers (digest.{lang}.*.tmpl, see
+// Renderer.Digest), and the participant's personal pages (pages/*.tmpl,
+// see Pages).
 //
 // The templates are embedded in the binary (see the *.tmpl files in this
 // folder) and parsed once, in New, which fails if any of them does not parse,
