@@ -20,6 +20,8 @@ echo ">> staticcheck"
 go tool staticcheck ./...
 echo ">> go test -race"
 go test -race -count=1 -timeout 20m ./...
+echo ">> benchmark command, scaled down (CI checks that it runs and prints its figures, not the timings)"
+go run ./cmd/convene-bench -quick | tail -1 | grep -q '"redis_bytes_per_registration"'
 echo ">> fuzz (short, bounded runs; the corpus lives in testdata/fuzz)"
 go test -run '^$' -fuzz '^FuzzRegistrationInput$' -fuzztime 5s .
 go test -run '^$' -fuzz '^FuzzTokenVerify$' -fuzztime 5s .

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// The baselines are the least a registration service on asynq must do:
+// they show what the stack itself costs on this machine, so Convene's
+// figures can be read against them.
+
+// baselineTaskType is the task type of both baselines.
+const baselineTaskType = "baseline:confirm"
+
+// baselineQueue is the one queue the baselines use.
+const baselineQueue = "critical"
+
+// baselineIntake is a minimal registration handler: decode {name, email},
+// validate lightly, SET NX the address, enqueue one asynq task.
+type baselineIntake struct {
+	rdb   *redis.Client
+	queue *asynq.Client
+	seq   atomic.Uint64
+}
+
+func (h *baselineIntake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		answer(w, http.StatusBadRequest, `{"error":"malformed JSON"}`)
+		return
+	}
+	name := strings.TrimSpace(in.Name)
+	email := strings.ToLower(strings.TrimSpace(in.Email))
+	if name == "" || len(name) > 200 || len(email) > 254 {
+		answer(w, http.StatusBadRequest, `{"error":"invalid input"}`)
+		return
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		answer(w, http.StatusBadRequest, `{"error":"invalid email","field":"email"}`)
+		return
+	}
+	meeting := r.PathValue("id")
+	id := "r-" + strconv.FormatUint(h.seq.Add(1), 36)
+	ok, err := h.rdb.SetNX(r.Context(), "bl:reg:{m:"+meeting+"}:"+email, id+"|"+name, 0).Result()
+	if err != nil {
+		answer(w, http.StatusServiceUnavailable, `{"error":"unavailable"}`)
+		return
+	}
+	if !ok {
+		answer(w, http.StatusOK, `{"status":"existing"}`)
+		return
+	}
+	payload, _ := json.Marshal(mailTask{To: email, Name: name, Registration: id, Meeting: meeting})
+	if _, err := h.queue.EnqueueContext(r.Context(), asynq.NewTask(baselineTaskType, payload, asynq.Queue(baselineQueue))); err != nil {
+		answer(w, http.StatusServiceUnavailable, `{"error":"unavailable"}`)
+		return
+	}
+	answer(w, http.StatusCreated, `{"id":"`+id+`","meeting_id":"`+meeting+`","status":"confirmed"}`)
+}
+
+func answer(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body+"\n")
+}
+
+// startBaselineIntake serves baselineIntake on 127.0.0.1 with a free port
+// and returns its base URL and a function that stops it.
+func startBaselineIntake(rdb *redis.Client) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/meetings/{id}/registrations", &baselineIntake{rdb: rdb, queue: asynq.NewClientFromRedisClient(rdb)})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// mailTask is the payload of a baseline task.
+type mailTask struct {
+	To           string `json:"to"`
+	Name         string `json:"name"`
+	Registration string `json:"registration"`
+	Meeting      string `json:"meeting"`
+}
+
+// mailPool is the baseline sender: persistent go-mail clients (dialled
+// once, no NOOP before each message), each used by one send at a time.
+type mailPool struct {
+	clients chan *gomail.Client
+}
+
+// newMailPool dials n connections to the SMTP server at addr.
+func newMailPool(ctx context.Context, addr string, n int) (*mailPool, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, err
+	}
+	p := &mailPool{clients: make(chan *gomail.Client, n)}
+	for range n {
+		c, err := gomail.NewClient(host,
+			gomail.WithPort(port),
+			gomail.WithTLSPolicy(gomail.NoTLS),
+			gomail.WithoutNoop(),
+			gomail.WithTimeout(30*time.Second),
+			gomail.WithHELO("localhost"),
+		)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		if err := c.DialWithContext(ctx); err != nil {
+			p.close()
+			return nil, fmt.Errorf("dial the sink: %w", err)
+		}
+		p.clients <- c
+	}
+	return p, nil
+}
+
+func (p *mailPool) close() {
+	for {
+		select {
+		case c := <-p.clients:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// handle is the baseline task handler: it renders a confirmation of about
+// 2 KB (text and HTML) and sends it on a pooled connection.
+func (p *mailPool) handle(ctx context.Context, t *asynq.Task) error {
+	var task mailTask
+	if err := json.Unmarshal(t.Payload(), &task); err != nil {
+		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+	}
+	m := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP), gomail.WithNoDefaultUserAgent())
+	if err := m.From(mailFrom); err != nil {
+		return err
+	}
+	if err := m.AddToFormat(task.Name, task.To); err != nil {
+		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+	}
+	m.Subject("Registration confirmed: Benchmark meeting")
+	m.SetMessageIDWithValue("confirmation.1." + task.Registration + "." + task.Meeting + "@convene.test")
+	m.SetDate()
+	m.SetGenHeader("X-Convene-Kind", "confirmation")
+	m.SetGenHeader("X-Convene-Meeting", task.Meeting)
+	m.SetGenHeader("X-Convene-Registration", task.Registration)
+	m.SetBodyString(gomail.TypeTextPlain, fmt.Sprintf(baselineText, task.Name, task.Registration, task.Name))
+	h := html.EscapeString(task.Name)
+	m.AddAlternativeString(gomail.TypeTextHTML, fmt.Sprintf(baselineHTML, h, task.Registration, task.Registration, h))
+
+	var c *gomail.Client
+	select {
+	case c = <-p.clients:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := c.Send(m)
+	if err != nil && !m.IsDelivered() {
+		// The connection may be broken: dial it again for the next send.
+		_ = c.Close()
+		err = errors.Join(err, c.DialWithContext(ctx))
+	} else {
+		err = nil
+	}
+	p.clients <- c
+	return err
+}
+
+const baselineText = `Hello %s,
+
+Your registration for the meeting below is confirmed.
+
+Benchmark meeting
+When:   Tuesday 1 December 2026, 09:00-17:00 (Europe/Zurich)
+Where:  Palais des Nations, Room XVII
+
+Your personal link, to view or cancel your registration:
+https://convene.test/r/bench.%s.signature
+Please keep it to yourself: it works without a password.
+
+You receive this email because %s registered for "Benchmark meeting" with this address.
+`
+
+const baselineHTML = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Benchmark meeting</title></head>
+<body style="margin:0;padding:0;background-color:#f3f4f6;">
+<table role="presentation" width="600" style="max-width:600px;background-color:#ffffff;border:1px solid #e5e7eb;">
+<tr><td style="padding:28px 32px 8px;font-family:Arial,Helvetica,sans-serif;font-size:16px;color:#111827;">
+<p style="margin:0 0 16px;">Hello %s,</p>
+<p style="margin:0 0 16px;">Your registration for the meeting below is confirmed.</p>
+<table role="presentation" style="margin:16px 0;border-collapse:collapse;">
+<tr><td colspan="2" style="font-size:18px;font-weight:bold;">Benchmark meeting</td></tr>
+<tr><td style="color:#6b7280;">When</td><td>Tuesday 1 December 2026, 09:00-17:00 (Europe/Zurich)</td></tr>
+<tr><td style="color:#6b7280;">Where</td><td>Palais des Nations, Room XVII</td></tr>
+</table>
+<p style="margin:24px 0 8px;"><a href="https://convene.test/r/bench.%s.signature" style="padding:10px 18px;background-color:#1d4ed8;color:#ffffff;">View or cancel your registration</a></p>
+<p style="font-size:14px;color:#4b5563;">This is your personal link; please keep it to yourself. If the button does not work, copy this address into your browser: https://convene.test/r/bench.%s.signature</p>
+</td></tr>
+<tr><td style="padding:16px 32px 24px;border-top:1px solid #e5e7eb;font-size:13px;color:#6b7280;">You receive this email because %s registered for this meeting with this address.</td></tr>
+</table>
+</body></html>
+`
+
+// benchLogger hands asynq's warnings and errors to the benchmark's log.
+type benchLogger struct{ w io.Writer }
+
+func (l benchLogger) Debug(...any) {}
+func (l benchLogger) Info(...any)  {}
+func (l benchLogger) Warn(args ...any) {
+	fmt.Fprintln(l.w, append([]any{"   baseline asynq warning:"}, args...)...)
+}
+func (l benchLogger) Error(args ...any) {
+	fmt.Fprintln(l.w, append([]any{"   baseline asynq error:"}, args...)...)
+}
+func (l benchLogger) Fatal(args ...any) {
+	fmt.Fprintln(l.w, append([]any{"   baseline asynq fatal:"}, args...)...)
+}

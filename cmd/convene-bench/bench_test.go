@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// jsonFields are the fields of the last line, as the issue that asked for
+// the command lists them.
+var jsonFields = []string{
+	"intake_rps", "intake_p99_ms",
+	"baseline_enqueue_rps", "baseline_enqueue_p99_ms",
+	"delivery_per_s", "baseline_delivery_per_s",
+	"e2e_p50_ms", "e2e_p99_ms",
+	"fanout_10k_s",
+	"reminder_late_p50_ms", "reminder_late_p99_ms", "reminder_early_max_ms",
+	"redis_bytes_per_registration",
+}
+
+// TestQuickRunPrintsFigures runs the benchmark, scaled down further than
+// -quick, and checks that it runs to the end and that its last line is one
+// JSON object with exactly the figures' fields, all numbers. It checks no
+// timing: the figures of so small a run mean nothing.
+func TestQuickRunPrintsFigures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"-quick", "-tiny"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
+	last := lines[len(lines)-1]
+	var got map[string]any
+	dec := json.NewDecoder(strings.NewReader(last))
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("the last line is not a JSON object: %v\n%s", err, stdout.String())
+	}
+	var keys []string
+	for k, v := range got {
+		keys = append(keys, k)
+		if _, ok := v.(json.Number); !ok {
+			t.Errorf("%s = %v (%T), want a number", k, v, v)
+		}
+	}
+	slices.Sort(keys)
+	want := slices.Sorted(slices.Values(jsonFields))
+	if !slices.Equal(keys, want) {
+		t.Errorf("fields %v\nwant   %v", keys, want)
+	}
+	if !strings.Contains(stdout.String(), "FIGURE") {
+		t.Errorf("no table before the JSON line:\n%s", stdout.String())
+	}
+	t.Logf("stdout:\n%s", stdout.String())
+}
+
+func TestBadFlagIsAUsageError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-nope"}, &stdout, &stderr)
+	if _, ok := err.(usageError); !ok {
+		t.Fatalf("run -nope: %v (%T), want a usageError", err, err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout: %q", stdout.String())
+	}
+}

@@ -1,0 +1,269 @@
+// Command convene-bench measures Convene's throughput and latencies through
+// the real processes, next to minimal baselines driven by the same load
+// generator in the same run, and prints a table and, as its last line, one
+// JSON object of figures.
+//
+// Usage:
+//
+//	go run ./cmd/convene-bench            # the full run: a few minutes
+//	go run ./cmd/convene-bench -quick     # scaled down, well under a minute (CI runs it)
+//
+// Flags:
+//
+//	-quick         scale every phase down (2 s load phases, 2,000 deliveries, …)
+//	-convene PATH  the convene binary to run (default: build ./cmd/convene into a temp dir)
+//	-keep          keep the temporary directory (process logs, Redis data) and print its path
+//
+// Each phase starts its own redis-server (on a unix socket in a temporary
+// directory, AOF with appendfsync everysec, maxmemory-policy noeviction, as
+// the README recommends for production) and its own SMTP sink, which accepts
+// every message and records only its arrival time and its X-Convene-*
+// headers. redis-server must be on PATH (./scripts/test.sh installs it).
+//
+// The phases, and the JSON fields they fill (see BENCHMARKS.md):
+//
+//   - intake: registrations/s accepted by `convene web` at 64 concurrent
+//     clients for 10 s, and the same load against a minimal handler that
+//     validates, SET NX and asynq-Enqueue (intake_rps, intake_p99_ms,
+//     baseline_enqueue_rps, baseline_enqueue_p99_ms);
+//   - delivery: 20,000 queued confirmations drained by `convene worker`,
+//     and by a minimal asynq worker with 8 persistent go-mail connections
+//     (delivery_per_s, baseline_delivery_per_s);
+//   - e2e: request start → confirmation at the sink, 500 registrations/s
+//     for 10 s (e2e_p50_ms, e2e_p99_ms);
+//   - fanout: one reminder to 10,000 confirmed participants, due time →
+//     last reminder at the sink (fanout_10k_s);
+//   - reminders: reminders due at scattered times, arrival − due time
+//     (reminder_late_p50_ms, reminder_late_p99_ms, reminder_early_max_ms);
+//   - memory: Redis used_memory growth per registration over 100,000
+//     registrations (redis_bytes_per_registration).
+//
+// The command reports; it exits 0 whether or not the targets are met, and 1
+// when a phase could not be measured at all (then no JSON line is printed).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "convene-bench:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage: convene-bench [-quick] [-convene PATH] [-keep]
+
+Runs the real convene processes and minimal baselines under one load generator
+and prints a table and, as the last line, one JSON object of figures.
+
+  -quick         scale every phase down (a run well under a minute; CI runs it)
+  -convene PATH  the convene binary to run (default: go build ./cmd/convene into a temp dir)
+  -keep          keep the temporary directory (process logs, Redis data) and print its path
+`
+
+// sizes are the dimensions of one run.
+type sizes struct {
+	name string // "full", "quick" or "tiny"
+
+	intakeClients int           // concurrent clients of the intake phase
+	intakeWarmup  time.Duration // unmeasured load before each intake measurement
+	intakeFor     time.Duration // measured intake load
+
+	deliveries int // queued confirmations drained in the delivery phase
+
+	e2eRate   float64       // registrations/s of the e2e phase
+	e2eWarmup time.Duration // unmeasured paced load before it
+	e2eFor    time.Duration // measured paced load
+
+	fanout int // confirmed participants of the fan-out meeting
+
+	reminderMeetings int           // meetings with one extra reminder each
+	reminderPer      int           // confirmed participants per meeting
+	reminderSpread   time.Duration // the due times are scattered over this
+
+	memoryRegs int // registrations of the memory phase
+
+	setupClients int // concurrent clients that register participants for a phase
+}
+
+var (
+	fullSizes = sizes{
+		name:          "full",
+		intakeClients: 64, intakeWarmup: 2 * time.Second, intakeFor: 10 * time.Second,
+		deliveries: 20000,
+		e2eRate:    500, e2eWarmup: time.Second, e2eFor: 10 * time.Second,
+		fanout:           10000,
+		reminderMeetings: 40, reminderPer: 10, reminderSpread: 6 * time.Second,
+		memoryRegs:   100000,
+		setupClients: 32,
+	}
+	quickSizes = sizes{
+		name:          "quick",
+		intakeClients: 64, intakeWarmup: 500 * time.Millisecond, intakeFor: 2 * time.Second,
+		deliveries: 2000,
+		e2eRate:    500, e2eWarmup: 500 * time.Millisecond, e2eFor: 2 * time.Second,
+		fanout:           1000,
+		reminderMeetings: 5, reminderPer: 10, reminderSpread: 3 * time.Second,
+		memoryRegs:   5000,
+		setupClients: 32,
+	}
+	// tinySizes keep the test of the command (with the race detector)
+	// short; the figures mean nothing.
+	tinySizes = sizes{
+		name:          "tiny",
+		intakeClients: 16, intakeWarmup: 200 * time.Millisecond, intakeFor: 500 * time.Millisecond,
+		deliveries: 200,
+		e2eRate:    100, e2eWarmup: 200 * time.Millisecond, e2eFor: 500 * time.Millisecond,
+		fanout:           100,
+		reminderMeetings: 3, reminderPer: 4, reminderSpread: time.Second,
+		memoryRegs:   300,
+		setupClients: 16,
+	}
+)
+
+// bench is one run of the benchmark.
+type bench struct {
+	sz     sizes
+	binary string    // the convene binary
+	dir    string    // the run's temporary directory
+	log    io.Writer // progress lines
+	phases int       // phase directories made so far
+}
+
+// run is the whole program: main only calls it, and the test calls it with
+// its own arguments and output.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("convene-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	quick := fs.Bool("quick", false, "scale every phase down")
+	tiny := fs.Bool("tiny", false, "smaller still: for the command's own test only")
+	binary := fs.String("convene", "", "the convene binary (default: build ./cmd/convene)")
+	keep := fs.Bool("keep", false, "keep the temporary directory")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	b := &bench{sz: fullSizes, log: stderr}
+	switch {
+	case *tiny:
+		b.sz = tinySizes
+	case *quick:
+		b.sz = quickSizes
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("redis-server not found on PATH: run ./scripts/test.sh, which installs it (%v)", err)
+	}
+	// Unix socket paths are limited to about 100 bytes: keep this short.
+	dir, err := os.MkdirTemp("", "cvb")
+	if err != nil {
+		return err
+	}
+	b.dir = dir
+	if *keep {
+		defer fmt.Fprintf(stderr, "kept %s (process logs and Redis data, one directory per phase)\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if *binary != "" {
+		b.binary = *binary
+	} else if b.binary, err = buildConvene(ctx, dir, stderr); err != nil {
+		return err
+	}
+
+	began := time.Now()
+	fmt.Fprintf(stderr, "convene-bench: %s run, binary %s\n", b.sz.name, b.binary)
+	r := b.measure(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.print(stdout, b.sz, time.Since(began))
+	if len(r.failed) > 0 {
+		return fmt.Errorf("%d of the measurements failed: %s", len(r.failed), strings.Join(r.failed, "; "))
+	}
+	return r.printJSON(stdout)
+}
+
+// buildConvene builds the convene binary into dir with `go build` and
+// returns its path. The package is named by its import path, so any
+// directory inside the module will do.
+func buildConvene(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	out := filepath.Join(dir, "convene")
+	fmt.Fprintln(stderr, "convene-bench: go build convene/cmd/convene")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "convene/cmd/convene")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build convene/cmd/convene (run inside the module, or pass -convene PATH): %w", err)
+	}
+	return out, nil
+}
+
+// measure runs every phase, each on its own Redis and sink; a phase that
+// fails is recorded and the others still run.
+func (b *bench) measure(ctx context.Context) *results {
+	r := &results{}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *results) error
+	}{
+		{"intake", b.intake},
+		{"delivery", b.delivery},
+		{"e2e", b.e2e},
+		{"fanout", b.fanoutPhase},
+		{"reminders", b.reminders},
+		{"memory", b.memory},
+	}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		start := time.Now()
+		fmt.Fprintf(b.log, "== %s\n", s.name)
+		if err := s.fn(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(b.log, "   %s FAILED: %v\n", s.name, err)
+			r.failed = append(r.failed, s.name+": "+err.Error())
+			continue
+		}
+		fmt.Fprintf(b.log, "   %s done in %.1f s\n", s.name, time.Since(start).Seconds())
+	}
+	return r
+}
+
+// logf writes one progress line.
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "   "+format+"\n", args...)
+}

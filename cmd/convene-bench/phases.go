@@ -1,0 +1,552 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// createMeeting creates a meeting starting in three days through the
+// organiser API (capacity 0: unlimited).
+func (e *env) createMeeting(ctx context.Context, web *proc, id string) error {
+	body := fmt.Sprintf(`{"id":%q,"title":"Benchmark meeting","kind":"training","starts_at":%q,"timezone":"Europe/Zurich","capacity":0,"location":"Room 3"}`,
+		id, time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339))
+	code, res, err := apiCall(ctx, e.http, http.MethodPost, web.addr+"/v1/meetings", body)
+	if err != nil {
+		return fmt.Errorf("create meeting %s: %w", id, err)
+	}
+	if code != http.StatusCreated {
+		return fmt.Errorf("create meeting %s: %d %v", id, code, res)
+	}
+	return nil
+}
+
+// register registers n participants (addresses <prefix><i>@example.org)
+// in a meeting through the API with the setup clients, and fails unless
+// every one was answered 201.
+func (e *env) register(ctx context.Context, web *proc, meeting, prefix string, n int) error {
+	res := load{
+		url:     web.addr + "/v1/meetings/" + meeting + "/registrations",
+		body:    registrationBody(prefix),
+		clients: e.b.sz.setupClients,
+		count:   n,
+	}.run(ctx, e.http)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if res.created != n {
+		return fmt.Errorf("registered %d of %d in %s: %s", res.created, n, meeting, res.problems())
+	}
+	return nil
+}
+
+// addReminder adds an extra reminder to a meeting, due at.
+func (e *env) addReminder(ctx context.Context, web *proc, meeting string, at time.Time) error {
+	body := fmt.Sprintf(`{"send_at":%q,"subject":"Soon"}`, at.UTC().Format(time.RFC3339Nano))
+	code, res, err := apiCall(ctx, e.http, http.MethodPost, web.addr+"/v1/meetings/"+meeting+"/reminders", body)
+	if err != nil {
+		return fmt.Errorf("add reminder to %s: %w", meeting, err)
+	}
+	if code != http.StatusCreated {
+		return fmt.Errorf("add reminder to %s: %d %v", meeting, code, res)
+	}
+	return nil
+}
+
+// intake measures registrations/s and latency at intakeClients concurrent
+// clients: first against the baseline handler, then against convene web,
+// each on its own Redis, with no worker running, after an unmeasured
+// warm-up of the same load.
+func (b *bench) intake(ctx context.Context, r *results) error {
+	measure := func(base string) (loadResult, error) {
+		client := newHTTPClient(2 * b.sz.intakeClients)
+		url := base + "/v1/meetings/bench/registrations"
+		load{url: url, body: registrationBody("w"), clients: b.sz.intakeClients, dur: b.sz.intakeWarmup}.run(ctx, client)
+		res := load{url: url, body: registrationBody("p"), clients: b.sz.intakeClients, dur: b.sz.intakeFor}.run(ctx, client)
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if res.created == 0 {
+			return res, fmt.Errorf("no registration was created: %s", res.problems())
+		}
+		return res, nil
+	}
+
+	// The baseline, in this process, on its own Redis.
+	e, err := b.newEnv(ctx, "intake-baseline")
+	if err != nil {
+		return err
+	}
+	rdb := e.redis.client()
+	base, stopBase, err := startBaselineIntake(rdb)
+	if err != nil {
+		rdb.Close()
+		e.close()
+		return err
+	}
+	baseRes, err := measure(base)
+	stopBase()
+	rdb.Close()
+	e.close()
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	b.logf("baseline intake: %s", baseRes.summary())
+
+	// convene web, limits off, no worker.
+	e, err = b.newEnv(ctx, "intake-convene")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	web, err := e.start(ctx, "web")
+	if err != nil {
+		return err
+	}
+	if err := e.createMeeting(ctx, web, "bench"); err != nil {
+		return err
+	}
+	res, err := measure(web.addr)
+	if err != nil {
+		return fmt.Errorf("convene web: %w", err)
+	}
+	b.logf("convene intake:  %s", res.summary())
+
+	r.IntakeRPS, r.IntakeP99 = res.rps(), percentile(res.latency, 0.99)
+	r.BaselineEnqueueRPS, r.BaselineEnqueueP99 = baseRes.rps(), percentile(baseRes.latency, 0.99)
+	r.note("intake (%d clients, %.1f s after %.1f s warm-up): convene %s", b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), res.summary())
+	r.note("intake baseline: %s", baseRes.summary())
+	return nil
+}
+
+// delivery measures confirmations/s from a full queue to the sink: first a
+// minimal asynq worker (concurrency 8, 8 persistent SMTP connections), then
+// convene worker, each on its own Redis with deliveries tasks queued
+// before the worker starts.
+func (b *bench) delivery(ctx context.Context, r *results) error {
+	n := b.sz.deliveries
+	baseRate, err := b.deliveryBaseline(ctx, n)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+
+	e, err := b.newEnv(ctx, "delivery-convene")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	web, err := e.start(ctx, "web")
+	if err != nil {
+		return err
+	}
+	if err := e.createMeeting(ctx, web, "bench"); err != nil {
+		return err
+	}
+	queued := time.Now()
+	if err := e.register(ctx, web, "bench", "p", n); err != nil {
+		return err
+	}
+	b.logf("convene: %d registrations queued in %.1f s; starting the worker", n, time.Since(queued).Seconds())
+	e.stopProc(web)
+	start := time.Now()
+	if _, err := e.start(ctx, "worker"); err != nil {
+		return err
+	}
+	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
+	if err != nil {
+		return err
+	}
+	took := msgs[n-1].at.Sub(start)
+	rate := float64(n) / took.Seconds()
+	b.logf("convene worker: %d confirmations in %.2f s = %.0f/s (the first %.0f ms after the start)", n, took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
+
+	r.DeliveryPerS, r.BaselineDeliveryPerS = rate, baseRate
+	r.note("delivery of %d queued confirmations: convene worker %.2f s = %.0f/s; baseline %.0f/s", n, took.Seconds(), rate, baseRate)
+	return nil
+}
+
+// deliveryBaseline enqueues n baseline tasks, then starts an asynq server
+// with concurrency 8 sending through 8 persistent go-mail connections, and
+// returns the confirmations/s from its start to the nth at the sink.
+func (b *bench) deliveryBaseline(ctx context.Context, n int) (float64, error) {
+	e, err := b.newEnv(ctx, "delivery-baseline")
+	if err != nil {
+		return 0, err
+	}
+	defer e.close()
+	rdb := e.redis.client()
+	defer rdb.Close()
+	if err := enqueueBaseline(ctx, rdb, n); err != nil {
+		return 0, err
+	}
+
+	start := time.Now()
+	pool, err := newMailPool(ctx, e.sink.addr(), 8)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.close()
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency: 8,
+		Queues:      map[string]int{baselineQueue: 1},
+		// convene's worker polls every 20 ms; so does the baseline.
+		TaskCheckInterval: 20 * time.Millisecond,
+		Logger:            benchLogger{b.log},
+		LogLevel:          asynq.WarnLevel,
+	})
+	if err := srv.Start(asynq.HandlerFunc(pool.handle)); err != nil {
+		return 0, err
+	}
+	defer srv.Shutdown()
+	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
+	if err != nil {
+		return 0, err
+	}
+	took := msgs[n-1].at.Sub(start)
+	rate := float64(n) / took.Seconds()
+	b.logf("baseline worker: %d confirmations in %.2f s = %.0f/s (the first %.0f ms after the start)", n, took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
+	return rate, nil
+}
+
+// enqueueBaseline enqueues n baseline mail tasks from 16 goroutines.
+func enqueueBaseline(ctx context.Context, rdb *redis.Client, n int) error {
+	client := asynq.NewClientFromRedisClient(rdb)
+	work := make(chan int)
+	errc := make(chan error, 16)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				payload, _ := json.Marshal(mailTask{
+					To: fmt.Sprintf("p%d@example.org", i), Name: fmt.Sprintf("Participant %d", i),
+					Registration: fmt.Sprintf("r-%d", i), Meeting: "bench",
+				})
+				if _, err := client.EnqueueContext(ctx, asynq.NewTask(baselineTaskType, payload, asynq.Queue(baselineQueue))); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range n {
+		select {
+		case work <- i:
+		case err = <-errc:
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errc:
+		default:
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	return nil
+}
+
+// e2e measures request start → confirmation accepted by the sink, with web
+// and worker running, at a steady e2eRate registrations/s.
+func (b *bench) e2e(ctx context.Context, r *results) error {
+	e, err := b.newEnv(ctx, "e2e")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	web, err := e.start(ctx, "web")
+	if err != nil {
+		return err
+	}
+	if _, err := e.start(ctx, "worker"); err != nil {
+		return err
+	}
+	if err := e.createMeeting(ctx, web, "bench"); err != nil {
+		return err
+	}
+	client := newHTTPClient(256)
+	url := web.addr + "/v1/meetings/bench/registrations"
+
+	warm := load{url: url, body: registrationBody("w"), rate: b.sz.e2eRate, dur: b.sz.e2eWarmup}.run(ctx, client)
+	if _, err := e.sink.wait(ctx, "confirmation", warm.created, waitTimeout(warm.created)); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+
+	var mu sync.Mutex
+	started := map[string]time.Time{}
+	res := load{
+		url: url, body: registrationBody("p"), rate: b.sz.e2eRate, dur: b.sz.e2eFor,
+		onCreated: func(start time.Time, answer []byte) {
+			var reg struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(answer, &reg) == nil && reg.ID != "" {
+				mu.Lock()
+				started[reg.ID] = start
+				mu.Unlock()
+			}
+		},
+	}.run(ctx, client)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if res.created == 0 || len(started) != res.created {
+		return fmt.Errorf("%d registrations created, %d with an id: %s", res.created, len(started), res.problems())
+	}
+	msgs, err := e.sink.wait(ctx, "confirmation", warm.created+res.created, waitTimeout(res.created))
+	if err != nil {
+		return err
+	}
+	var lat []float64
+	for _, m := range msgs {
+		if s, ok := started[m.registration]; ok {
+			lat = append(lat, ms(m.at.Sub(s)))
+		}
+	}
+	if len(lat) != res.created {
+		return fmt.Errorf("%d confirmations matched %d registrations", len(lat), res.created)
+	}
+	slices.Sort(lat)
+	r.E2EP50, r.E2EP99 = percentile(lat, 0.5), percentile(lat, 0.99)
+	line := fmt.Sprintf("%d registrations at %.0f/s: request start → confirmation at the sink p50 %.2f ms, p99 %.2f ms, max %.2f ms; HTTP p99 %.2f ms",
+		len(lat), b.sz.e2eRate, r.E2EP50, r.E2EP99, percentile(lat, 1), percentile(res.latency, 0.99))
+	if p := res.problems(); p != "" {
+		line += "; not created: " + p
+	}
+	b.logf("%s", line)
+	r.note("e2e: %s", line)
+	return nil
+}
+
+// fanoutPhase measures one reminder to a meeting of fanout confirmed
+// participants: from its due time to the last reminder at the sink.
+func (b *bench) fanoutPhase(ctx context.Context, r *results) error {
+	n := b.sz.fanout
+	e, web, err := b.fullSystem(ctx, "fanout")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.createMeeting(ctx, web, "big"); err != nil {
+		return err
+	}
+	setup := time.Now()
+	if err := e.register(ctx, web, "big", "p", n); err != nil {
+		return err
+	}
+	if _, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n)); err != nil {
+		return err
+	}
+	b.logf("%d participants registered and confirmed in %.1f s", n, time.Since(setup).Seconds())
+	due := time.Now().Add(3 * time.Second)
+	if err := e.addReminder(ctx, web, "big", due); err != nil {
+		return err
+	}
+	msgs, err := e.sink.wait(ctx, "reminder", n, waitTimeout(n)+3*time.Second)
+	if err != nil {
+		return err
+	}
+	var first, last time.Time
+	early := 0
+	for _, m := range msgs {
+		if first.IsZero() || m.at.Before(first) {
+			first = m.at
+		}
+		if m.at.After(last) {
+			last = m.at
+		}
+		if m.at.Before(due) {
+			early++
+		}
+	}
+	r.FanoutS = last.Sub(due).Seconds()
+	line := fmt.Sprintf("one reminder to %d participants: first at due %+.0f ms, last at due + %.3f s (%.0f/s); %d early",
+		n, ms(first.Sub(due)), r.FanoutS, float64(n)/last.Sub(first).Seconds(), early)
+	b.logf("%s", line)
+	r.note("fan-out: %s", line)
+	return nil
+}
+
+// reminders measures the lateness of reminders due at scattered times:
+// reminderMeetings meetings of reminderPer confirmed participants, each
+// with one extra reminder, due over about reminderSpread with sub-second
+// offsets.
+func (b *bench) reminders(ctx context.Context, r *results) error {
+	meetings, per := b.sz.reminderMeetings, b.sz.reminderPer
+	e, web, err := b.fullSystem(ctx, "reminders")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	for i := range meetings {
+		id := fmt.Sprintf("m%d", i)
+		if err := e.createMeeting(ctx, web, id); err != nil {
+			return err
+		}
+		if err := e.register(ctx, web, id, "p", per); err != nil {
+			return err
+		}
+	}
+	if _, err := e.sink.wait(ctx, "confirmation", meetings*per, waitTimeout(meetings*per)); err != nil {
+		return err
+	}
+	due := map[string]time.Time{}
+	base := time.Now().Add(3 * time.Second)
+	step := b.sz.reminderSpread / time.Duration(meetings)
+	for i := range meetings {
+		id := fmt.Sprintf("m%d", i)
+		// i·step plus a deterministic scatter of 0–172 ms: due times fall
+		// on every part of a second.
+		at := base.Add(time.Duration(i)*step + time.Duration(i*7919%173)*time.Millisecond)
+		if err := e.addReminder(ctx, web, id, at); err != nil {
+			return err
+		}
+		due[id] = at
+	}
+	total := meetings * per
+	msgs, err := e.sink.wait(ctx, "reminder", total, waitTimeout(total)+b.sz.reminderSpread+3*time.Second)
+	if err != nil {
+		return err
+	}
+	var late []float64
+	for _, m := range msgs {
+		if d, ok := due[m.meeting]; ok {
+			late = append(late, ms(m.at.Sub(d)))
+		}
+	}
+	if len(late) != total {
+		return fmt.Errorf("%d reminders matched, want %d", len(late), total)
+	}
+	slices.Sort(late)
+	r.ReminderLateP50, r.ReminderLateP99 = percentile(late, 0.5), percentile(late, 0.99)
+	r.ReminderEarlyMax = max(0, -late[0])
+	line := fmt.Sprintf("%d reminders (%d meetings × %d) due over %.1f s: late p50 %.2f ms, p99 %.2f ms, max %.2f ms; earliest %+.2f ms",
+		total, meetings, per, b.sz.reminderSpread.Seconds(), r.ReminderLateP50, r.ReminderLateP99, percentile(late, 1), late[0])
+	b.logf("%s", line)
+	r.note("reminders: %s", line)
+	return nil
+}
+
+// memory measures Redis used_memory growth per registration: web and
+// worker running, one meeting, memoryRegs registrations through the API,
+// measured once their confirmations are sent and the queues are empty.
+func (b *bench) memory(ctx context.Context, r *results) error {
+	n := b.sz.memoryRegs
+	e, err := b.newEnv(ctx, "memory")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	web, err := e.start(ctx, "web")
+	if err != nil {
+		return err
+	}
+	if _, err := e.start(ctx, "worker"); err != nil {
+		return err
+	}
+	if err := e.createMeeting(ctx, web, "bench"); err != nil {
+		return err
+	}
+	rdb := e.redis.client()
+	defer rdb.Close()
+	if err := settle(ctx, rdb); err != nil {
+		return err
+	}
+	before, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := e.register(ctx, web, "bench", "p", n); err != nil {
+		return err
+	}
+	if _, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n)); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	if err := settle(ctx, rdb); err != nil {
+		return err
+	}
+	after, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return err
+	}
+	r.RedisBytesPerRegistration = float64(after-before) / float64(n)
+	line := fmt.Sprintf("%d registrations (registered and confirmed in %.1f s): used_memory %d → %d bytes = %.1f bytes each",
+		n, took.Seconds(), before, after, r.RedisBytesPerRegistration)
+	b.logf("%s", line)
+	r.note("memory: %s", line)
+	return nil
+}
+
+// settle waits until no asynq task is pending, active or retrying, then a
+// little longer for the writes that follow a send.
+func settle(ctx context.Context, rdb *redis.Client) error {
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		busy := 0
+		queues, err := insp.Queues()
+		if err != nil {
+			return err
+		}
+		for _, q := range queues {
+			info, err := insp.GetQueueInfo(q)
+			if err != nil {
+				return err
+			}
+			busy += info.Pending + info.Active + info.Retry
+		}
+		if busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d tasks still pending, active or retrying after a minute", busy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond): // polling the queues
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(500 * time.Millisecond): // the ledger write after the last send
+		return nil
+	}
+}
+
+// fullSystem starts a phase with web, worker and scheduler running.
+func (b *bench) fullSystem(ctx context.Context, name string) (*env, *proc, error) {
+	e, err := b.newEnv(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	web, err := e.start(ctx, "web")
+	if err == nil {
+		_, err = e.start(ctx, "worker")
+	}
+	if err == nil {
+		_, err = e.start(ctx, "scheduler")
+	}
+	if err != nil {
+		e.close()
+		return nil, nil, err
+	}
+	return e, web, nil
+}

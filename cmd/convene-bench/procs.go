@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Settings every convene process of the benchmark gets.
+const (
+	organiserToken = "bench-organiser-token"
+	signingKey     = "bench-signing-key-0123456789abcdef0123456789"
+	mailFrom       = "Convene <no-reply@convene.test>"
+)
+
+// env is one phase's world: a directory, a private Redis, an SMTP sink and
+// the convene processes started on them. close undoes all of it.
+type env struct {
+	b     *bench
+	name  string
+	dir   string
+	redis *redisServer
+	sink  *sink
+	procs []*proc
+	http  *http.Client // for setup and organiser calls
+}
+
+// newEnv makes the directory of a phase and starts its Redis and sink.
+func (b *bench) newEnv(ctx context.Context, name string) (_ *env, err error) {
+	b.phases++
+	dir := filepath.Join(b.dir, fmt.Sprintf("%d-%s", b.phases, name))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	e := &env{b: b, name: name, dir: dir, http: newHTTPClient(64)}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.redis, err = startRedis(ctx, dir); err != nil {
+		return nil, err
+	}
+	if e.sink, err = startSink(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// close stops every process, the sink and Redis.
+func (e *env) close() {
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		e.procs[i].stop()
+	}
+	e.procs = nil
+	if e.sink != nil {
+		e.sink.close()
+	}
+	if e.redis != nil {
+		e.redis.stop()
+	}
+	e.http.CloseIdleConnections()
+}
+
+// start runs `convene mode` against the phase's Redis and sink, with the
+// intake limits off, and for web waits until it listens.
+func (e *env) start(ctx context.Context, mode string, extra ...string) (*proc, error) {
+	env := append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"REDIS_URL=" + e.redis.url(),
+		"PORT=0",
+		"MAIL_URL=smtp://" + e.sink.addr(),
+		"MAIL_FROM=" + mailFrom,
+		"SIGNING_KEY=" + signingKey,
+		"ORGANISER_TOKENS=" + organiserToken,
+		"PUBLIC_URL=https://convene.test",
+		"INTAKE_RATE_PER_IP=0",
+		"INTAKE_RATE_PER_EMAIL=0",
+	}, extra...)
+	p, err := launch(ctx, e.b.binary, mode, filepath.Join(e.dir, mode+".log"), env)
+	if err != nil {
+		return nil, err
+	}
+	e.procs = append(e.procs, p)
+	if mode == "web" {
+		if err := p.waitListening(ctx, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// stopProc stops one of the phase's processes before the phase ends.
+func (e *env) stopProc(p *proc) {
+	p.stop()
+	for i, q := range e.procs {
+		if q == p {
+			e.procs = append(e.procs[:i], e.procs[i+1:]...)
+			break
+		}
+	}
+}
+
+// proc is one running convene process. Its output goes straight to a file,
+// so the benchmark spends no CPU reading logs.
+type proc struct {
+	mode string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	addr string // web: http://127.0.0.1:port
+}
+
+func launch(ctx context.Context, binary, mode, logPath string, env []string) (*proc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(binary, mode)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	// If the benchmark itself is killed, so are its processes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start convene %s: %w", mode, err)
+	}
+	p := &proc{mode: mode, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// waitListening reads the log until the web process says where it listens.
+func (p *proc) waitListening(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if addr := p.listenAddr(); addr != "" {
+			p.addr = "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("convene %s exited (%v):\n%s", p.mode, p.cmd.ProcessState, p.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond): // polling the log file
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("convene %s did not listen within %v:\n%s", p.mode, timeout, p.tail())
+		}
+	}
+}
+
+// listenAddr finds the `{"msg":"web listening","addr":…}` line in the log.
+func (p *proc) listenAddr() string {
+	f, err := os.Open(p.log)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if !bytes.Contains(sc.Bytes(), []byte("web listening")) {
+			continue
+		}
+		var e struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Msg == "web listening" {
+			return e.Addr
+		}
+	}
+	return ""
+}
+
+// tail returns the end of the process's log, for error messages.
+func (p *proc) tail() string {
+	return fileTail(p.log, 4<<10)
+}
+
+// fileTail returns at most n bytes from the end of a file.
+func fileTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(-n, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// stop sends SIGTERM, waits a little for a clean exit, then kills.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// redisServer is one private redis-server on a unix socket.
+type redisServer struct {
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startRedis starts redis-server in dir with the settings the README
+// recommends for production, and waits until it answers.
+func startRedis(ctx context.Context, dir string) (*redisServer, error) {
+	r := &redisServer{dir: dir, sock: filepath.Join(dir, "redis.sock"), done: make(chan struct{})}
+	if len(r.sock) > 100 {
+		return nil, fmt.Errorf("unix socket path %s is too long: set TMPDIR to a shorter directory", r.sock)
+	}
+	r.cmd = exec.Command("redis-server",
+		"--port", "0",
+		"--unixsocket", r.sock,
+		"--unixsocketperm", "700",
+		"--dir", dir,
+		"--appendonly", "yes",
+		"--appendfsync", "everysec",
+		"--save", "",
+		"--maxmemory-policy", "noeviction",
+		"--logfile", filepath.Join(dir, "redis.log"),
+	)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := r.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.done)
+	}()
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: r.sock, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			return r, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			r.stop()
+			return nil, fmt.Errorf("redis-server did not answer: %v\n%s", err, fileTail(filepath.Join(dir, "redis.log"), 2<<10))
+		}
+		select {
+		case <-r.done:
+			return nil, fmt.Errorf("redis-server exited:\n%s", fileTail(filepath.Join(dir, "redis.log"), 2<<10))
+		case <-time.After(5 * time.Millisecond): // polling until it accepts
+		}
+	}
+}
+
+// url is the server's REDIS_URL.
+func (r *redisServer) url() string { return "unix://" + r.sock }
+
+// client returns a new client sized like convene's own (pool of 64).
+func (r *redisServer) client() *redis.Client {
+	return redis.NewClient(&redis.Options{Network: "unix", Addr: r.sock, PoolSize: 64, MinIdleConns: 4})
+}
+
+// stop kills the server: its data is of no further use.
+func (r *redisServer) stop() {
+	_ = r.cmd.Process.Kill()
+	<-r.done
+}
+
+// usedMemory returns INFO memory's used_memory.
+func usedMemory(ctx context.Context, c *redis.Client) (int64, error) {
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("INFO memory has no used_memory")
+}

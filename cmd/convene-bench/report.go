@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// results are the figures of one run. The JSON field names and order are
+// the benchmark's interface (CI and BENCHMARKS.md read them): change them
+// only with both.
+type results struct {
+	IntakeRPS                 float64 `json:"intake_rps"`
+	IntakeP99                 float64 `json:"intake_p99_ms"`
+	BaselineEnqueueRPS        float64 `json:"baseline_enqueue_rps"`
+	BaselineEnqueueP99        float64 `json:"baseline_enqueue_p99_ms"`
+	DeliveryPerS              float64 `json:"delivery_per_s"`
+	BaselineDeliveryPerS      float64 `json:"baseline_delivery_per_s"`
+	E2EP50                    float64 `json:"e2e_p50_ms"`
+	E2EP99                    float64 `json:"e2e_p99_ms"`
+	FanoutS                   float64 `json:"fanout_10k_s"`
+	ReminderLateP50           float64 `json:"reminder_late_p50_ms"`
+	ReminderLateP99           float64 `json:"reminder_late_p99_ms"`
+	ReminderEarlyMax          float64 `json:"reminder_early_max_ms"`
+	RedisBytesPerRegistration float64 `json:"redis_bytes_per_registration"`
+
+	notes  []string // one line per phase, printed above the table
+	failed []string // the phases that could not be measured, with why
+}
+
+// note adds a line to the details printed above the table.
+func (r *results) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+// phaseFailed reports whether the named phase failed.
+func (r *results) phaseFailed(name string) bool {
+	for _, f := range r.failed {
+		if strings.HasPrefix(f, name+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// row is one line of the table.
+type row struct {
+	phase  string
+	field  string
+	value  float64
+	target string
+	met    func() bool // nil: no target
+}
+
+func (r *results) rows(sz sizes) []row {
+	return []row{
+		{"intake", "intake_rps", r.IntakeRPS, fmt.Sprintf("≥ 0.8 × baseline = %.0f", 0.8*r.BaselineEnqueueRPS),
+			func() bool { return r.IntakeRPS >= 0.8*r.BaselineEnqueueRPS }},
+		{"intake", "intake_p99_ms", r.IntakeP99, "≤ 20", func() bool { return r.IntakeP99 <= 20 }},
+		{"intake", "baseline_enqueue_rps", r.BaselineEnqueueRPS, "", nil},
+		{"intake", "baseline_enqueue_p99_ms", r.BaselineEnqueueP99, "", nil},
+		{"delivery", "delivery_per_s", r.DeliveryPerS, fmt.Sprintf("≥ 0.9 × baseline = %.0f", 0.9*r.BaselineDeliveryPerS),
+			func() bool { return r.DeliveryPerS >= 0.9*r.BaselineDeliveryPerS }},
+		{"delivery", "baseline_delivery_per_s", r.BaselineDeliveryPerS, "", nil},
+		{"e2e", "e2e_p50_ms", r.E2EP50, "", nil},
+		{"e2e", "e2e_p99_ms", r.E2EP99, "≤ 50", func() bool { return r.E2EP99 <= 50 }},
+		{"fanout", "fanout_10k_s", r.FanoutS, fmt.Sprintf("≤ 4 (for 10,000; this run: %d)", sz.fanout),
+			func() bool { return r.FanoutS <= 4 }},
+		{"reminders", "reminder_late_p50_ms", r.ReminderLateP50, "", nil},
+		{"reminders", "reminder_late_p99_ms", r.ReminderLateP99, "≤ 1000", func() bool { return r.ReminderLateP99 <= 1000 }},
+		{"reminders", "reminder_early_max_ms", r.ReminderEarlyMax, "= 0", func() bool { return r.ReminderEarlyMax == 0 }},
+		{"memory", "redis_bytes_per_registration", r.RedisBytesPerRegistration, "≤ 1024",
+			func() bool { return r.RedisBytesPerRegistration <= 1024 }},
+	}
+}
+
+// print writes the details and the table of figures.
+func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
+	fmt.Fprintf(w, "convene-bench, %s run (%s)\n\n", sz.name, took.Round(time.Second))
+	for _, n := range r.notes {
+		fmt.Fprintln(w, "  "+n)
+	}
+	for _, f := range r.failed {
+		fmt.Fprintln(w, "  FAILED "+f)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIGURE\tVALUE\tTARGET\tMET")
+	met, targets := 0, 0
+	for _, row := range r.rows(sz) {
+		value, target, ok := format(row.value), row.target, "—"
+		if target == "" {
+			target = "—"
+		}
+		switch {
+		case r.phaseFailed(row.phase):
+			value, ok = "failed", "no"
+			if row.met != nil {
+				targets++
+			}
+		case row.met != nil:
+			targets++
+			ok = "no"
+			if row.met() {
+				ok = "yes"
+				met++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.field, value, target, ok)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n%d of %d targets met", met, targets)
+	if sz.name != "full" {
+		fmt.Fprintf(w, " (a %s run: scaled down, not comparable with the targets)", sz.name)
+	}
+	fmt.Fprintln(w)
+}
+
+// printJSON writes the last line: one JSON object of the 13 figures.
+func (r *results) printJSON(w io.Writer) error {
+	out := *r
+	for _, f := range []*float64{
+		&out.IntakeRPS, &out.IntakeP99, &out.BaselineEnqueueRPS, &out.BaselineEnqueueP99,
+		&out.DeliveryPerS, &out.BaselineDeliveryPerS, &out.E2EP50, &out.E2EP99, &out.FanoutS,
+		&out.ReminderLateP50, &out.ReminderLateP99, &out.ReminderEarlyMax, &out.RedisBytesPerRegistration,
+	} {
+		if math.IsNaN(*f) || math.IsInf(*f, 0) {
+			return fmt.Errorf("a figure is not a number: %+v", out)
+		}
+		*f = math.Round(*f*1000) / 1000
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// format prints a figure with three significant decimals at most.
+func format(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
