@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ var statusOf = map[string]int{
 	convene.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// statusClientClosed is the conventional status of a request whose client
+// went away before the answer (nginx's 499).
+const statusClientClosed = 499
+
 // encode writes v as JSON with the given status.
 func encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -42,6 +47,12 @@ type errorBody struct {
 // encodeError answers err as JSON with the status of its code. Internal
 // errors are logged and answered with a generic message.
 func encodeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client gave up: nobody reads this answer. Record it as 499
+		// (client closed request), not as a server error.
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	code := convene.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {

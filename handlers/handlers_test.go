@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -389,5 +390,23 @@ func TestRequestsAreLoggedWithRouteAndID(t *testing.T) {
 	}
 	if strings.Contains(b.logs.String(), "ada.secret") || strings.Contains(b.logs.String(), "Ada Secret") {
 		t.Fatalf("logs hold personal data:\n%s", b.logs)
+	}
+}
+
+func TestAClientThatGaveUpIsNotAServerError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createMeeting(`{"id":"m1","title":"T","starts_at":"` + future(48*time.Hour) + `","timezone":"UTC"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/v1/meetings/m1", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	b.handler.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Fatalf("status %d, want 499 (client closed request)", rec.Code)
+	}
+	if strings.Contains(b.logs.String(), `"level":"ERROR"`) {
+		t.Fatalf("a client that gave up was logged as an error:\n%s", b.logs)
 	}
 }

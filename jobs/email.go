@@ -195,13 +195,12 @@ func stale(msg convene.Message, m convene.Meeting, r convene.Registration) strin
 }
 
 // deliver renders and sends one claimed message, and records the outcome
-// in the ledger. It returns nil once the message is sent, the permanent
+// in the ledger. log must carry the meeting, registration and kind. It returns nil once the message is sent, the permanent
 // *convene.SendError when it bounced (recorded: do not retry), and any
 // other error when it should be tried again (the claim is released).
 // Errors never carry the participant's address, since asynq keeps them.
 func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data, due time.Time) error {
 	msg := d.Message
-	log = log.With("registration_id", msg.RegistrationID)
 	d.Link = w.PublicURL + "/r/" + w.Signer.Sign(msg.MeetingID, msg.RegistrationID)
 	email, err := w.Renderer.Participant(d)
 	if err != nil {
@@ -216,7 +215,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data
 	}
 	switch {
 	case err == nil:
-		attrs := []any{"kind", msg.Kind, "smtp_ms", took.Milliseconds()}
+		attrs := []any{"smtp_ms", took.Milliseconds()}
 		if !due.IsZero() {
 			attrs = append(attrs, "late_ms", w.Now().Sub(due).Milliseconds())
 		}
@@ -234,14 +233,14 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, d templates.Data
 		}
 		return err
 	case convene.IsPermanent(err):
-		log.Warn("email bounced", "kind", msg.Kind, "error", err.Error())
+		log.Warn("email bounced", "error", err.Error())
 		w.Metrics.EmailFailed(msg.Kind, convene.SendReason(err))
 		if ferr := w.finish(ctx, msg, store.OutcomeBounced, convene.EmailBounced); ferr != nil {
 			return ferr
 		}
 		return err
 	default:
-		log.Warn("email failed, will retry", "kind", msg.Kind, "error", err.Error(), "reason", convene.SendReason(err))
+		log.Warn("email failed, will retry", "error", err.Error(), "reason", convene.SendReason(err))
 		w.Metrics.EmailFailed(msg.Kind, convene.SendReason(err))
 		if convene.SendReason(err) == convene.ReasonUnknown {
 			w.Metrics.UnknownOutcome(msg.Kind)

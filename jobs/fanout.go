@@ -256,7 +256,7 @@ func (w *Worker) handleBatch(ctx context.Context, t *asynq.Task) error {
 		default:
 			continue
 		}
-		err := w.deliver(ctx, log, p.data(r), p.due)
+		err := w.deliver(ctx, log.With("registration_id", r.ID), p.data(r), p.due)
 		switch {
 		case err == nil:
 			sent++
