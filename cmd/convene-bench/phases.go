@@ -263,18 +263,11 @@ feed:
 // e2e measures request start → confirmation accepted by the sink, with web
 // and worker running, at a steady e2eRate registrations/s.
 func (b *bench) e2e(ctx context.Context, r *results) error {
-	e, err := b.newEnv(ctx, "e2e")
+	e, web, err := b.system(ctx, "e2e", "worker")
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	web, err := e.start(ctx, "web")
-	if err != nil {
-		return err
-	}
-	if _, err := e.start(ctx, "worker"); err != nil {
-		return err
-	}
 	if err := e.createMeeting(ctx, web, "bench"); err != nil {
 		return err
 	}
@@ -446,18 +439,11 @@ func (b *bench) reminders(ctx context.Context, r *results) error {
 // measured once their confirmations are sent and the queues are empty.
 func (b *bench) memory(ctx context.Context, r *results) error {
 	n := b.sz.memoryRegs
-	e, err := b.newEnv(ctx, "memory")
+	e, web, err := b.system(ctx, "memory", "worker")
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	web, err := e.start(ctx, "web")
-	if err != nil {
-		return err
-	}
-	if _, err := e.start(ctx, "worker"); err != nil {
-		return err
-	}
 	if err := e.createMeeting(ctx, web, "bench"); err != nil {
 		return err
 	}
@@ -533,16 +519,21 @@ func settle(ctx context.Context, rdb *redis.Client) error {
 
 // fullSystem starts a phase with web, worker and scheduler running.
 func (b *bench) fullSystem(ctx context.Context, name string) (*env, *proc, error) {
+	return b.system(ctx, name, "worker", "scheduler")
+}
+
+// system starts a phase's environment with the web process and then the
+// given other process types running.
+func (b *bench) system(ctx context.Context, name string, modes ...string) (*env, *proc, error) {
 	e, err := b.newEnv(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
 	web, err := e.start(ctx, "web")
-	if err == nil {
-		_, err = e.start(ctx, "worker")
-	}
-	if err == nil {
-		_, err = e.start(ctx, "scheduler")
+	for _, m := range modes {
+		if err == nil {
+			_, err = e.start(ctx, m)
+		}
 	}
 	if err != nil {
 		e.close()
