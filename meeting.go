@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -83,12 +84,20 @@ func (m Meeting) End() time.Time {
 // creation, so an unknown zone (which cannot happen for stored meetings)
 // falls back to UTC.
 func (m Meeting) Zone() *time.Location {
+	if loc, ok := zones.Load(m.Timezone); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(m.Timezone)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(m.Timezone, loc)
 	return loc
 }
+
+// zones caches the time zones loaded by Zone: time.LoadLocation reads and
+// parses the zone's data on every call, and every email formats times.
+var zones sync.Map // name → *time.Location
 
 // Open reports why registration for the meeting is closed at now, or nil
 // when it is open. The store checks the same rules atomically; this is for

@@ -15,9 +15,26 @@ import (
 
 type requestIDKey struct{}
 
+// requestInfo is what the request's log line says: its id, and what the
+// handler added with annotate.
+type requestInfo struct {
+	id    string
+	attrs []any
+}
+
 func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+	if info, ok := r.Context().Value(requestIDKey{}).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
+
+// annotate adds key-value pairs to the request's one log line, so that a
+// request that changed something is logged once, with what it changed.
+func annotate(r *http.Request, args ...any) {
+	if info, ok := r.Context().Value(requestIDKey{}).(*requestInfo); ok {
+		info.attrs = append(info.attrs, args...)
+	}
 }
 
 // statusRecorder remembers the status a handler wrote.
@@ -44,7 +61,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // logRequests gives every request an id (answered as X-Request-Id) and logs
 // it once done: method, route pattern (never the raw path, which can hold
-// tokens), status and duration.
+// tokens), status, duration, and what the handler annotated.
 func logRequests(logger *slog.Logger, metrics Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -53,20 +70,21 @@ func logRequests(logger *slog.Logger, metrics Metrics, next http.Handler) http.H
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		info := &requestInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, info))
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
 		took := time.Since(start)
 		metrics.HTTP(r.Pattern, rec.status, took)
-		logger.Info("http request",
+		logger.Info("http request", append([]any{
 			"method", r.Method,
 			"route", r.Pattern,
 			"status", rec.status,
-			"duration_ms", float64(took.Microseconds())/1000,
+			"duration_ms", float64(took.Microseconds()) / 1000,
 			"request_id", id,
-		)
+		}, info.attrs...)...)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -62,4 +63,20 @@ func handleOpsQueues(logger *slog.Logger, stats func(context.Context) (any, erro
 		}
 		encode(w, http.StatusOK, map[string]any{"queues": qs})
 	})
+}
+
+// Profiling serves Go's runtime profiles (net/http/pprof) under
+// /ops/debug/pprof/, behind the ops token like the rest of /ops. Every
+// process serves it: the web process on PORT, the worker and scheduler on
+// METRICS_PORT. For example, 30 s of CPU of a web process:
+//
+//	go tool pprof -http :8081 "http://:$OPS_TOKEN@localhost:8080/ops/debug/pprof/profile?seconds=30"
+func Profiling(logger *slog.Logger, opsToken string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return requireOps(logger, opsToken)(http.StripPrefix("/ops", mux))
 }

@@ -79,7 +79,7 @@ func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) h
 			// participant's problem.
 			dispatch(ctx, r, logger, store, queue, intents)
 			cfg.Metrics.Registration("created_" + reg.Status)
-			logger.Info("registration created", "registration_id", reg.ID, "meeting_id", reg.MeetingID, "status", reg.Status, "request_id", requestID(r))
+			annotate(r, "registration_id", reg.ID, "meeting_id", reg.MeetingID, "registration_status", reg.Status)
 		} else {
 			cfg.Metrics.Registration("existing")
 		}

@@ -39,6 +39,7 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue
 	mux.Handle("GET /readyz", handleReadyz(store))
 	ops := requireOps(logger, cfg.OpsToken)
 	mux.Handle("GET /v1/ops/queues", ops(handleOpsQueues(logger, cfg.QueueStats)))
+	mux.Handle("GET /ops/debug/pprof/", Profiling(logger, cfg.OpsToken))
 	if cfg.QueueUI != nil {
 		mux.Handle("/ops/queues/", ops(cfg.QueueUI))
 	}

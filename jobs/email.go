@@ -26,6 +26,7 @@ type Store interface {
 	Reminder(ctx context.Context, meetingID, id string) (convene.Reminder, error)
 	Reminders(ctx context.Context, meetingID string) ([]convene.Reminder, error)
 	ClaimMessages(ctx context.Context, meetingID string, registrationIDs []string, kind, variant string, lockTTL time.Duration) ([]store.Claim, error)
+	ClaimSend(ctx context.Context, msg convene.Message, lockTTL time.Duration) (convene.Meeting, convene.Registration, store.Claim, error)
 	FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error
 	StaleIntents(ctx context.Context, before time.Time, limit int) ([]convene.Intent, error)
 	Done(ctx context.Context, in convene.Intent) error
@@ -137,35 +138,30 @@ func (w *Worker) handleEmail(ctx context.Context, t *asynq.Task) error {
 	}
 	log := loggerFrom(ctx, w.Logger).With("meeting_id", msg.MeetingID, "registration_id", msg.RegistrationID, "kind", msg.Kind)
 
-	m, err := w.Store.Meeting(ctx, msg.MeetingID)
+	// One round trip loads the meeting and the registration and claims
+	// the message. A stale message is claimed too, then recorded as
+	// skipped: staleness is rare, round trips are not.
+	m, r, claim, err := w.Store.ClaimSend(ctx, msg, w.LockTTL)
 	if convene.ErrorCode(err) == convene.ENOTFOUND {
 		log.Info("email skipped: meeting no longer exists")
 		return nil
 	} else if err != nil {
 		return err
 	}
-	r, err := w.Store.Registration(ctx, msg.MeetingID, msg.RegistrationID)
-	if convene.ErrorCode(err) == convene.ENOTFOUND {
+	switch claim {
+	case store.ClaimOK:
+	case store.ClaimGone:
 		log.Info("email skipped: registration no longer exists")
 		return w.finish(ctx, msg, store.OutcomeSkipped, "")
-	} else if err != nil {
-		return err
+	case store.ClaimBusy:
+		return errBusy
+	default:
+		log.Info("email already handled", "ledger", string(claim))
+		return nil
 	}
 	if reason := stale(msg, m, r); reason != "" {
 		log.Info("email skipped: " + reason)
 		return w.finish(ctx, msg, store.OutcomeSkipped, "")
-	}
-	claims, err := w.Store.ClaimMessages(ctx, msg.MeetingID, []string{msg.RegistrationID}, msg.Kind, msg.Variant, w.LockTTL)
-	if err != nil {
-		return err
-	}
-	switch claims[0] {
-	case store.ClaimOK:
-	case store.ClaimBusy:
-		return errBusy
-	default:
-		log.Info("email already handled", "ledger", string(claims[0]))
-		return nil
 	}
 	data := templates.Data{Meeting: m, Registration: r, Message: msg, Now: m.UpdatedAt}
 	err = w.deliver(ctx, log, data, time.Time{})

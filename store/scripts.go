@@ -33,6 +33,7 @@ var (
 	resendScript             = script("resend")
 	eraseScript              = script("erase")
 	claimScript              = script("claim")
+	claimSendScript          = script("claim_send")
 	finishScript             = script("finish")
 	addReminderScript        = script("add_reminder")
 )

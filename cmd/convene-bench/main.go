@@ -13,6 +13,8 @@
 //	-quick         scale every phase down (2 s load phases, 2,000 deliveries, …)
 //	-convene PATH  the convene binary to run (default: build ./cmd/convene into a temp dir)
 //	-keep          keep the temporary directory (process logs, Redis data) and print its path
+//	-only PHASES   run only these phases (comma-separated), e.g. -only intake,delivery
+//	-profile DIR   write CPU profiles of the convene processes into DIR
 //
 // Each phase starts its own redis-server (on a unix socket in a temporary
 // directory, AOF with appendfsync everysec, maxmemory-policy noeviction, as
@@ -52,6 +54,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -76,7 +79,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: convene-bench [-quick] [-convene PATH] [-keep]
+const usage = `usage: convene-bench [-quick] [-convene PATH] [-keep] [-only PHASES] [-profile DIR]
 
 Runs the real convene processes and minimal baselines under one load generator
 and prints a table and, as the last line, one JSON object of figures.
@@ -84,6 +87,10 @@ and prints a table and, as the last line, one JSON object of figures.
   -quick         scale every phase down (a run well under a minute; CI runs it)
   -convene PATH  the convene binary to run (default: go build ./cmd/convene into a temp dir)
   -keep          keep the temporary directory (process logs, Redis data) and print its path
+  -only PHASES   run only these phases, comma-separated: intake,delivery,e2e,fanout,reminders,memory
+                 (the others' figures print as 0; use it while optimising)
+  -profile DIR   write CPU profiles of the convene processes during the measured part of
+                 the intake, delivery, e2e and fanout phases into DIR (go tool pprof DIR/…)
 `
 
 // sizes are the dimensions of one run.
@@ -153,6 +160,9 @@ type bench struct {
 	dir    string    // the run's temporary directory
 	log    io.Writer // progress lines
 	phases int       // phase directories made so far
+
+	only       map[string]bool // -only: the phases to run (nil: all)
+	profileDir string          // -profile: where CPU profiles go ("": none)
 }
 
 // run is the whole program: main only calls it, and the test calls it with
@@ -165,6 +175,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tiny := fs.Bool("tiny", false, "smaller still: for the command's own test only")
 	binary := fs.String("convene", "", "the convene binary (default: build ./cmd/convene)")
 	keep := fs.Bool("keep", false, "keep the temporary directory")
+	only := fs.String("only", "", "comma-separated phases to run (default: all)")
+	profileDir := fs.String("profile", "", "write CPU profiles of the convene processes into this directory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -175,7 +187,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
+	var err error
 	b := &bench{sz: fullSizes, log: stderr}
+	if *only != "" {
+		b.only = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			if !slices.Contains(phaseNames, name) {
+				return usageError{fmt.Sprintf("-only: unknown phase %q (phases: %s)", name, strings.Join(phaseNames, ","))}
+			}
+			b.only[name] = true
+		}
+	}
+	if *profileDir != "" {
+		if b.profileDir, err = filepath.Abs(*profileDir); err == nil {
+			err = os.MkdirAll(b.profileDir, 0o755)
+		}
+		if err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
+	}
 	switch {
 	case *tiny:
 		b.sz = tinySizes
@@ -229,6 +259,9 @@ func buildConvene(ctx context.Context, dir string, stderr io.Writer) (string, er
 	return out, nil
 }
 
+// phaseNames are the phases, in the order they run.
+var phaseNames = []string{"intake", "delivery", "e2e", "fanout", "reminders", "memory"}
+
 // measure runs every phase, each on its own Redis and sink; a phase that
 // fails is recorded and the others still run.
 func (b *bench) measure(ctx context.Context) *results {
@@ -247,6 +280,9 @@ func (b *bench) measure(ctx context.Context) *results {
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
+		}
+		if b.only != nil && !b.only[s.name] {
+			continue
 		}
 		start := time.Now()
 		fmt.Fprintf(b.log, "== %s\n", s.name)

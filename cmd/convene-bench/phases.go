@@ -113,7 +113,10 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 	if err := e.createMeeting(ctx, web, "bench"); err != nil {
 		return err
 	}
+	// The profile covers the measured load (it starts during the warm-up).
+	wait := e.profile(ctx, web, b.sz.intakeWarmup+b.sz.intakeFor)
 	res, err := measure(web.addr)
+	wait()
 	if err != nil {
 		return fmt.Errorf("convene web: %w", err)
 	}
@@ -156,9 +159,11 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 	b.logf("convene: %d registrations queued in %.1f s; starting the worker", n, time.Since(queued).Seconds())
 	e.stopProc(web)
 	start := time.Now()
-	if _, err := e.start(ctx, "worker"); err != nil {
+	worker, err := e.start(ctx, "worker")
+	if err != nil {
 		return err
 	}
+	defer e.profile(ctx, worker, time.Duration(n/2)*time.Millisecond)()
 	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
 	if err != nil {
 		return err
@@ -281,6 +286,9 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 
 	var mu sync.Mutex
 	started := map[string]time.Time{}
+	for _, p := range e.procs {
+		defer e.profile(ctx, p, b.sz.e2eFor)()
+	}
 	res := load{
 		url: url, body: registrationBody("p"), rate: b.sz.e2eRate, dur: b.sz.e2eFor,
 		onCreated: func(start time.Time, answer []byte) {

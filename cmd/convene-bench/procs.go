@@ -61,12 +61,16 @@ func (b *bench) newEnv(ctx context.Context, name string) (_ *env, err error) {
 	return e, nil
 }
 
-// close stops every process, the sink and Redis.
+// close stops every process, the sink and Redis. With -profile it first
+// saves Redis's per-command statistics of the phase.
 func (e *env) close() {
 	for i := len(e.procs) - 1; i >= 0; i-- {
 		e.procs[i].stop()
 	}
 	e.procs = nil
+	if e.redis != nil && e.b.profileDir != "" {
+		e.saveCommandStats()
+	}
 	if e.sink != nil {
 		e.sink.close()
 	}
@@ -90,13 +94,17 @@ func (e *env) start(ctx context.Context, mode string, extra ...string) (*proc, e
 		"PUBLIC_URL=https://convene.test",
 		"INTAKE_RATE_PER_IP=0",
 		"INTAKE_RATE_PER_EMAIL=0",
+		"OPS_TOKEN=" + opsToken,
 	}, extra...)
+	if mode != "web" && e.b.profileDir != "" {
+		env = append(env, "METRICS_PORT=0") // its profiles are served there
+	}
 	p, err := launch(ctx, e.b.binary, mode, filepath.Join(e.dir, mode+".log"), env)
 	if err != nil {
 		return nil, err
 	}
 	e.procs = append(e.procs, p)
-	if mode == "web" {
+	if mode == "web" || e.b.profileDir != "" {
 		if err := p.waitListening(ctx, 30*time.Second); err != nil {
 			return nil, err
 		}
@@ -150,7 +158,8 @@ func launch(ctx context.Context, binary, mode, logPath string, env []string) (*p
 	return p, nil
 }
 
-// waitListening reads the log until the web process says where it listens.
+// waitListening reads the log until the process says where it listens:
+// web on PORT, the others on METRICS_PORT.
 func (p *proc) waitListening(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -171,8 +180,13 @@ func (p *proc) waitListening(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// listenAddr finds the `{"msg":"web listening","addr":…}` line in the log.
+// listenAddr finds the `{"msg":"web listening","addr":…}` line in the log
+// (`metrics listening` for the worker and scheduler).
 func (p *proc) listenAddr() string {
+	msg := "metrics listening"
+	if p.mode == "web" {
+		msg = "web listening"
+	}
 	f, err := os.Open(p.log)
 	if err != nil {
 		return ""
@@ -181,11 +195,11 @@ func (p *proc) listenAddr() string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if !bytes.Contains(sc.Bytes(), []byte("web listening")) {
+		if !bytes.Contains(sc.Bytes(), []byte(msg)) {
 			continue
 		}
 		var e struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Msg == "web listening" {
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Msg == msg {
 			return e.Addr
 		}
 	}

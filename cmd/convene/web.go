@@ -53,7 +53,9 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	queue := jobs.Queue{Enqueuer: client, Tasks: inspector}
-	h := handlers.NewServer(logger, store.New(rdb), queue, handlers.Config{
+	st := store.New(rdb)
+	done := st.NewDoneBatcher(logger)
+	h := handlers.NewServer(logger, batchedStore{st, done}, queue, handlers.Config{
 		OrganiserTokens: cfg.OrganiserTokens,
 		ReminderOffsets: cfg.ReminderOffsets,
 		Signer:          signer,
@@ -72,8 +74,22 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 			RedisConnOpt: sharedRedis{rdb},
 		}),
 	})
-	return h, func() { client.Close() }, nil
+	return h, func() {
+		done.Close()
+		client.Close()
+	}, nil
 }
+
+// batchedStore is the store of the web process: a request drops the
+// intents it enqueued from the outbox in the background, many per round
+// trip, rather than waiting for it.
+type batchedStore struct {
+	*store.Store
+	done *store.DoneBatcher
+}
+
+// Done queues the intent to be dropped from its outbox.
+func (s batchedStore) Done(ctx context.Context, in convene.Intent) error { return s.done.Done(ctx, in) }
 
 // sharedRedis hands asynqmon the process's own Redis client (asynqmon
 // takes connection options, and builds its client by calling
@@ -84,7 +100,8 @@ type sharedRedis struct{ c redis.UniversalClient }
 // MakeRedisClient returns the shared client.
 func (s sharedRedis) MakeRedisClient() any { return s.c }
 
-// serveMetrics serves GET /metrics and GET /healthz on cfg.MetricsPort,
+// serveMetrics serves GET /metrics, GET /healthz and the ops-guarded
+// profiles (/ops/debug/pprof/) on cfg.MetricsPort,
 // for the worker and scheduler, which have no other HTTP port.
 func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, logger *slog.Logger) error {
 	mux := http.NewServeMux()
@@ -93,6 +110,7 @@ func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, lo
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	mux.Handle("GET /ops/debug/pprof/", handlers.Profiling(logger, cfg.OpsToken))
 	return serveHTTPOn(ctx, "metrics", cfg.MetricsPort, cfg, mux, logger)
 }
 

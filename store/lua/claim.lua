@@ -7,14 +7,6 @@
 local out = {}
 local now, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i, key in ipairs(KEYS) do
-  local v = redis.call('HGET', key, ARGV[1])
-  local answer = 'ok'
-  if v == 's' then answer = 'sent'
-  elseif v == 'b' then answer = 'bounced'
-  elseif v and string.sub(v, 1, 2) == 'p:' and now - tonumber(string.sub(v, 3)) < ttl then answer = 'busy'
-  elseif redis.call('EXISTS', key) == 0 then answer = 'gone'
-  end
-  if answer == 'ok' then redis.call('HSET', key, ARGV[1], 'p:' .. ARGV[2]) end
-  out[i] = answer
+  out[i] = claim(key, ARGV[1], now, ttl, ARGV[2])
 end
 return out

@@ -27,3 +27,19 @@ local function append(dst, src)
   for _, v in ipairs(src) do table.insert(dst, v) end
   return dst
 end
+
+-- claim takes the right to send one message (ledger field) to the
+-- registration whose hash is key: "ok" (claimed: send it), "sent",
+-- "bounced", "busy" (another run claimed it less than ttl ms ago) or
+-- "gone" (no such registration).
+local function claim(key, field, now, ttl, nowarg)
+  local v = redis.call('HGET', key, field)
+  local answer = 'ok'
+  if v == 's' then answer = 'sent'
+  elseif v == 'b' then answer = 'bounced'
+  elseif v and string.sub(v, 1, 2) == 'p:' and now - tonumber(string.sub(v, 3)) < ttl then answer = 'busy'
+  elseif redis.call('EXISTS', key) == 0 then answer = 'gone'
+  end
+  if answer == 'ok' then redis.call('HSET', key, field, 'p:' .. nowarg) end
+  return answer
+end

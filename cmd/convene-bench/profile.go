@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// opsToken lets the benchmark read the processes' profiles.
+const opsToken = "bench-ops-token"
+
+// profile records dur of CPU profile of p into the -profile directory as
+// <phase>-<mode>.pprof, in the background; the returned function waits for
+// it. Without -profile it does nothing.
+func (e *env) profile(ctx context.Context, p *proc, dur time.Duration) (wait func()) {
+	if e.b.profileDir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.fetchProfile(ctx, p, dur); err != nil {
+			e.b.logf("profile of %s %s: %v", e.name, p.mode, err)
+		}
+	}()
+	return func() { <-done }
+}
+
+func (e *env) fetchProfile(ctx context.Context, p *proc, dur time.Duration) error {
+	if p.addr == "" {
+		return fmt.Errorf("convene %s serves no HTTP port", p.mode)
+	}
+	secs := max(1, int(dur.Round(time.Second)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/ops/debug/pprof/profile?seconds=%d", p.addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+opsToken)
+	res, err := (&http.Client{Timeout: dur + 30*time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("%s: %s", res.Status, b)
+	}
+	path := filepath.Join(e.b.profileDir, fmt.Sprintf("%s-%s.pprof", e.name, p.mode))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	e.b.logf("CPU profile of %s for %d s: %s", p.mode, secs, path)
+	return f.Close()
+}
+
+// saveCommandStats writes Redis's INFO commandstats and cpu sections (calls
+// and microseconds per command, the server's CPU time) as
+// <phase>-redis.txt into the -profile directory.
+func (e *env) saveCommandStats() {
+	c := e.redis.client()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.Info(ctx, "commandstats", "cpu").Result()
+	if err == nil {
+		err = os.WriteFile(filepath.Join(e.b.profileDir, e.name+"-redis.txt"), []byte(info), 0o644)
+	}
+	if err != nil {
+		e.b.logf("redis statistics of %s: %v", e.name, err)
+	}
+}
