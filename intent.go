@@ -12,6 +12,7 @@ const (
 	IntentEmail    = "e" // one email to one participant
 	IntentFanout   = "f" // one email kind to many participants (reminder, updated, cancelled)
 	IntentSchedule = "s" // schedule the reminders of a meeting version
+	IntentNotices  = "n" // send a meeting's pending registration notices (never stored)
 )
 
 // Intent is follow-up work a state change requires, recorded in the
@@ -29,6 +30,22 @@ type Intent struct {
 	Variant        string
 	// At is when the intent was recorded.
 	At time.Time
+}
+
+// NoticesIntent returns the intent to start sending the pending
+// registration notices of a meeting. It is not an outbox entry: the
+// meeting records that a sender is running, and nonce (the arrival number
+// of the registration that started it) tells one run's job from another's.
+func NoticesIntent(meetingID, nonce string) Intent {
+	return Intent{Type: IntentNotices, MeetingID: meetingID, Variant: nonce}
+}
+
+// Notice reports whether the intent is a registration's first notice (its
+// confirmation or waiting-list email). Those wait in the meeting's notices
+// outbox, which one job per meeting sends in batches, rather than in the
+// outbox with the rest.
+func (i Intent) Notice() bool {
+	return i.Type == IntentEmail && i.Variant == "1" && (i.Kind == EmailConfirmation || i.Kind == EmailWaitlisted)
 }
 
 // EmailIntent returns the intent to send msg.
@@ -53,6 +70,8 @@ func (i Intent) Key() string {
 		return IntentEmail + "|" + i.Message().Key()
 	case IntentFanout:
 		return IntentFanout + "|" + i.Kind + "|" + i.Variant
+	case IntentNotices:
+		return IntentNotices + "|" + i.Variant
 	default:
 		return IntentSchedule + "|" + i.Variant
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -103,14 +104,12 @@ func (b *bundle) createMeeting(body string) map[string]any {
 	return res.body
 }
 
-// pendingEmails counts the email tasks waiting in the queue.
+// pendingEmails counts the participant emails waiting to be sent: email
+// tasks in the queue, and registration notices in the notices outbox.
 func (b *bundle) pendingEmails() int {
 	b.t.Helper()
 	tasks, err := b.inspector.ListPendingTasks(jobs.QueueCritical, asynq.PageSize(10000))
-	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "not found") {
-			return 0
-		}
+	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 		b.t.Fatal(err)
 	}
 	n := 0
@@ -119,7 +118,24 @@ func (b *bundle) pendingEmails() int {
 			n++
 		}
 	}
-	return n
+	return n + len(b.pendingNotices())
+}
+
+// pendingNotices lists the registration notices waiting in the notices
+// outboxes, which a notices job sends.
+func (b *bundle) pendingNotices() []convene.Message {
+	b.t.Helper()
+	intents, err := b.store.StaleIntents(context.Background(), time.Now().Add(time.Hour), 10000)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var out []convene.Message
+	for _, in := range intents {
+		if in.Notice() {
+			out = append(out, in.Message())
+		}
+	}
+	return out
 }
 
 func future(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
@@ -244,7 +260,10 @@ func TestRegisterStatusCodes(t *testing.T) {
 		t.Fatalf("over capacity: %d %s", second.status, second.raw)
 	}
 	if n := b.pendingEmails(); n != 2 {
-		t.Fatalf("%d email jobs queued, want 2 (the repeat must not enqueue)", n)
+		t.Fatalf("%d emails pending, want 2 (the repeat must not add one)", n)
+	}
+	if jobs := b.pendingTasks(jobs.TypeNotices); jobs != 1 {
+		t.Fatalf("%d notices jobs queued, want 1: the first registration starts it, the next find it running", jobs)
 	}
 	if res := b.do("POST", "/v1/meetings/nope/registrations", "application/json", `{"name":"A","email":"a@example.org"}`, false); res.status != 404 {
 		t.Fatalf("unknown meeting: %d %s", res.status, res.raw)

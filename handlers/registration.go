@@ -63,13 +63,16 @@ func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) h
 			fail(err)
 			return
 		}
-		reg, intents, err := store.Register(ctx, reg)
+		stored, intents, err := store.Register(ctx, reg)
 		if err != nil {
 			fail(err)
 			return
 		}
+		// An existing registration of the address comes back with its own id.
+		created := stored.ID == reg.ID
+		reg = stored
 		status := http.StatusOK
-		if len(intents) > 0 {
+		if created {
 			status = http.StatusCreated
 			if cfg.AfterStore != nil {
 				cfg.AfterStore(reg)

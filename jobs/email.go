@@ -27,6 +27,8 @@ type Store interface {
 	Reminders(ctx context.Context, meetingID string) ([]convene.Reminder, error)
 	ClaimMessages(ctx context.Context, meetingID string, registrationIDs []string, kind, variant string, lockTTL time.Duration) ([]store.Claim, error)
 	ClaimSend(ctx context.Context, msg convene.Message, lockTTL time.Duration) (convene.Meeting, convene.Registration, store.Claim, error)
+	TakeNotices(ctx context.Context, meetingID string, max int) ([]convene.Message, error)
+	ClaimNotices(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []store.Claim, []convene.Registration, error)
 	FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error
 	StaleIntents(ctx context.Context, before time.Time, limit int) ([]convene.Intent, error)
 	Done(ctx context.Context, in convene.Intent) error
@@ -84,6 +86,13 @@ type Worker struct {
 	// LockTTL is how long a ledger claim protects a send in progress; it
 	// must be longer than the longest send (the SMTP timeout).
 	LockTTL time.Duration
+	// SendParallel is how many registration notices are sent at once (the
+	// SMTP pool's size; default 1).
+	SendParallel int
+	// NoticesRunFor is how long one run of a notices job takes batches
+	// before it hands over to a new run, so that no run holds a worker
+	// slot, or a shutdown, for long (default 5 s).
+	NoticesRunFor time.Duration
 	// SweepAge is how old an intent must be before the sweep enqueues it
 	// (the process that recorded it enqueues within milliseconds).
 	SweepAge time.Duration
@@ -117,6 +126,7 @@ func NewMux(w *Worker) *asynq.ServeMux {
 	mux.HandleFunc(TypeFanout, w.handleFanout)
 	mux.HandleFunc(TypeBatch, w.handleBatch)
 	mux.HandleFunc(TypeSweep, w.handleSweep)
+	mux.HandleFunc(TypeNotices, w.handleNotices)
 	mux.HandleFunc(TypeDigestTick, w.handleDigestTick)
 	mux.HandleFunc(TypeDigest, w.handleDigest)
 	return mux

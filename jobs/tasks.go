@@ -21,6 +21,7 @@ const (
 	TypeFanout   = "fanout:dispatch"    // split one email kind to many participants into batches
 	TypeBatch    = "fanout:batch"       // send one email kind to a range of a meeting's registrations
 	TypeSweep    = "outbox:sweep"       // enqueue intents whose job was never enqueued
+	TypeNotices  = "notices:send"       // send a meeting's pending registration notices in batches
 )
 
 // Queues and their weights: participant emails first.
@@ -47,6 +48,9 @@ const (
 	redisWriteTimeout = 2 * time.Minute
 	// BatchSize is how many registrations one fan-out batch covers.
 	BatchSize = 100
+	// NoticesBatch is how many registration notices a notices job takes,
+	// claims and sends at a time.
+	NoticesBatch = 50
 	// reminderLead is how long before a reminder is due its dispatch task
 	// is scheduled: asynq stores times in whole seconds and may run a task
 	// up to a second early, and moves scheduled tasks to pending only
@@ -82,6 +86,34 @@ func NewEmailTask(msg convene.Message) (*asynq.Task, error) {
 // EmailTaskID is the asynq TaskID of the task that sends msg.
 func EmailTaskID(msg convene.Message) string {
 	return "email:" + msg.MeetingID + ":" + msg.RegistrationID + ":" + msg.Kind + ":" + msg.Variant
+}
+
+// noticesPayload names the meeting whose notices a notices job sends.
+// Nonce is the arrival number of the registration that started the sender,
+// Run counts the runs it handed over to since.
+type noticesPayload struct {
+	MeetingID string `json:"m"`
+	Nonce     string `json:"n"`
+	Run       int    `json:"r,omitempty"`
+}
+
+// NewNoticesTask returns the task that sends the pending registration
+// notices of a meeting, started by the registration with arrival number
+// nonce (see store.Register).
+func NewNoticesTask(meetingID, nonce string) (*asynq.Task, error) {
+	return newNoticesTask(noticesPayload{MeetingID: meetingID, Nonce: nonce})
+}
+
+func newNoticesTask(p noticesPayload) (*asynq.Task, error) {
+	if p.MeetingID == "" || p.Nonce == "" {
+		return nil, fmt.Errorf("notices task: meeting and nonce are required")
+	}
+	return newTask(TypeNotices, p,
+		asynq.Queue(QueueCritical),
+		asynq.TaskID("notices:"+p.MeetingID+":"+p.Nonce+"."+strconv.Itoa(p.Run)),
+		asynq.MaxRetry(EmailMaxRetry),
+		asynq.Timeout(BatchTaskTimeout),
+	)
 }
 
 // schedulePayload names a meeting version whose reminders to schedule, and
@@ -222,6 +254,8 @@ func (q Queue) Enqueue(ctx context.Context, in convene.Intent) error {
 		task, err = NewEmailTask(in.Message())
 	case convene.IntentFanout:
 		task, err = NewFanoutTask(in.Fanout(), time.Time{})
+	case convene.IntentNotices:
+		task, err = NewNoticesTask(in.MeetingID, in.Variant)
 	case convene.IntentSchedule:
 		v, perr := strconv.Atoi(in.Variant)
 		if perr != nil {

@@ -28,8 +28,10 @@ import (
 // abandons a send halfway.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultPoolSize is the default number of SMTP connections (WithPoolSize).
+const DefaultPoolSize = 8
+
 const (
-	defaultPoolSize = 8
 	// idleTimeout is how long a pooled connection may sit unused before it
 	// is redialled: servers drop idle clients (Postfix after 300 s, some
 	// providers after 10 s).
@@ -88,7 +90,7 @@ func WithLogger(l *slog.Logger) Option {
 // password; the caller adds which variable was wrong.
 func New(mailURL, from string, opts ...Option) (*Mailer, error) {
 	o := options{
-		poolSize:    defaultPoolSize,
+		poolSize:    DefaultPoolSize,
 		timeout:     DefaultTimeout,
 		idleTimeout: idleTimeout,
 		now:         time.Now,

@@ -23,6 +23,10 @@
 //	cv:{m:M}:bl              zset  bounce log: registration ids by bounce number
 //	cv:{m:M}:q               zset  outbox: intents not yet known to be enqueued, by time
 //	                               ("e|R|kind|variant", "f|kind|variant", "s|version")
+//	cv:{m:M}:n               zset  notices outbox: each registration's first notice
+//	                               ("e|R|confirmation|1", "e|R|waitlisted|1") until sent, by time;
+//	                               the meeting's field "nd" (unix ms) says that a job sending
+//	                               them runs, and when it last took a batch
 //
 // Per organiser O (the first 16 hex digits of SHA-256 of the address), and
 // for the digest schedule:

@@ -42,6 +42,9 @@ func (s *Store) NewDoneBatcher(logger *slog.Logger) *DoneBatcher {
 // drops it at once, so a burst slows down rather than piles up.
 // After Close it drops it at once too.
 func (b *DoneBatcher) Done(ctx context.Context, in convene.Intent) error {
+	if in.Type == convene.IntentNotices {
+		return nil // not an outbox entry
+	}
 	b.mu.RLock()
 	queued := false
 	if !b.closed {
@@ -119,7 +122,7 @@ func (b *DoneBatcher) flush(batch []convene.Intent) {
 	defer cancel()
 	_, err := b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, in := range batch {
-			p.ZRem(ctx, b.s.outboxKey(in.MeetingID), in.Key())
+			p.ZRem(ctx, b.s.outboxOf(in), in.Key())
 		}
 		return nil
 	})

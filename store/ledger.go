@@ -118,7 +118,7 @@ func (s *Store) ClaimMessages(ctx context.Context, meetingID string, registratio
 // sets the registration's email status (when emailStatus is not empty) and
 // drops the message's intent from the meeting's outbox.
 func (s *Store) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
-	keys := []string{s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxKey(msg.MeetingID), s.meetingKey(msg.MeetingID), s.bounceLogKey(msg.MeetingID)}
+	keys := []string{s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxOf(convene.EmailIntent(msg)), s.meetingKey(msg.MeetingID), s.bounceLogKey(msg.MeetingID)}
 	if err := finishScript.Run(ctx, s.rdb, keys, ledgerField(msg), outcome, emailStatus, convene.EmailIntent(msg).Key(), msg.RegistrationID).Err(); err != nil {
 		return wrap(err, "finish message %s", msg.Key())
 	}

@@ -14,7 +14,10 @@ import (
 // Done drops an intent from its meeting's outbox: its job is now known to
 // asynq, so the sweep need not enqueue it.
 func (s *Store) Done(ctx context.Context, in convene.Intent) error {
-	if err := s.rdb.ZRem(ctx, s.outboxKey(in.MeetingID), in.Key()).Err(); err != nil {
+	if in.Type == convene.IntentNotices {
+		return nil // not an outbox entry
+	}
+	if err := s.rdb.ZRem(ctx, s.outboxOf(in), in.Key()).Err(); err != nil {
 		return wrap(err, "outbox: drop %s", in.Key())
 	}
 	return nil
@@ -28,12 +31,15 @@ func (s *Store) StaleIntents(ctx context.Context, before time.Time, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	cmds := make([]*redis.ZSliceCmd, len(ids))
+	// Each meeting's outbox, then its notices outbox.
+	cmds := make([]*redis.ZSliceCmd, 2*len(ids))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.ZRangeByScoreWithScores(ctx, s.outboxKey(id), &redis.ZRangeBy{
-				Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: int64(limit),
-			})
+			for j, key := range []string{s.outboxKey(id), s.noticesKey(id)} {
+				cmds[2*i+j] = p.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
+					Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: int64(limit),
+				})
+			}
 		}
 		return nil
 	})
@@ -44,7 +50,7 @@ func (s *Store) StaleIntents(ctx context.Context, before time.Time, limit int) (
 	for i, c := range cmds {
 		for _, z := range c.Val() {
 			member, _ := z.Member.(string)
-			in, err := convene.ParseIntent(ids[i], member, time.UnixMilli(int64(z.Score)))
+			in, err := convene.ParseIntent(ids[i/2], member, time.UnixMilli(int64(z.Score)))
 			if err != nil {
 				continue // not ours to understand; left for an operator
 			}

@@ -14,19 +14,22 @@ import (
 
 // Register stores a new registration for r.MeetingID, deciding its status
 // atomically with the meeting's capacity, and records its notice email in
-// the meeting's outbox in the same step. When the same address (compared
+// the meeting's notices outbox in the same step. The only intent it
+// returns is a NoticesIntent, when no job is sending the meeting's notices
+// and the caller must start one. When the same address (compared
 // case-insensitively) already holds an active registration, that one is
-// returned with no intents and nothing changes.
+// returned (with another id than r's) and nothing changes.
 //
 // A closed meeting is ECONFLICT, an unknown one ENOTFOUND.
 func (s *Store) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
 	mid := r.MeetingID
 	confirmed, waitlisted := r, r
 	confirmed.Status, waitlisted.Status = convene.StatusConfirmed, convene.StatusWaitlisted
-	keys := []string{s.meetingKey(mid), s.emailsKey(mid), s.orderKey(mid), s.waitKey(mid), s.outboxKey(mid), s.regKey(mid, r.ID)}
+	keys := []string{s.meetingKey(mid), s.emailsKey(mid), s.orderKey(mid), s.waitKey(mid), s.noticesKey(mid), s.regKey(mid, r.ID)}
 	res, err := registerScript.Run(ctx, s.rdb, keys,
 		convene.NormalizeEmail(r.Email), r.ID, r.Name, r.Email, r.Organisation, r.Language, ms(r.CreatedAt),
 		convene.EmailIntent(convene.NoticeMessage(confirmed)).Key(), convene.EmailIntent(convene.NoticeMessage(waitlisted)).Key(),
+		NoticesSenderTimeout.Milliseconds(),
 	).StringSlice()
 	if err != nil {
 		return convene.Registration{}, nil, wrap(err, "register for meeting %s", mid)
@@ -48,7 +51,11 @@ func (s *Store) Register(ctx context.Context, r convene.Registration) (convene.R
 		r.Seq, _ = strconv.ParseInt(res[2], 10, 64)
 		r.Position, _ = strconv.Atoi(res[3])
 		r.EmailStatus = convene.EmailPending
-		return r, s.intents(mid, res[4:], r.CreatedAt), nil
+		var intents []convene.Intent
+		if len(res) > 5 && res[5] != "" {
+			intents = append(intents, convene.NoticesIntent(mid, res[5]))
+		}
+		return r, intents, nil
 	}
 	return convene.Registration{}, nil, errors.New("store: register: unexpected script answer " + res[0])
 }
@@ -173,7 +180,7 @@ func (s *Store) Erase(ctx context.Context, meetingID, id string) ([]convene.Inte
 		return nil, nil, err
 	}
 	now := s.now()
-	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.orderKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID), s.cancelLogKey(meetingID), s.bounceLogKey(meetingID)}
+	keys := []string{s.meetingKey(meetingID), s.regKey(meetingID, id), s.emailsKey(meetingID), s.orderKey(meetingID), s.waitKey(meetingID), s.outboxKey(meetingID), s.cancelLogKey(meetingID), s.bounceLogKey(meetingID), s.noticesKey(meetingID)}
 	res, err := eraseScript.Run(ctx, s.rdb, keys, id, convene.NormalizeEmail(r.Email), ms(now), s.tag(meetingID)).StringSlice()
 	if err != nil {
 		return nil, nil, wrap(err, "erase registration %s", id)

@@ -34,6 +34,8 @@ var (
 	eraseScript              = script("erase")
 	claimScript              = script("claim")
 	claimSendScript          = script("claim_send")
+	takeNoticesScript        = script("take_notices")
+	claimNoticesScript       = script("claim_notices")
 	finishScript             = script("finish")
 	addReminderScript        = script("add_reminder")
 )

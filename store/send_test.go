@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -84,21 +85,17 @@ func TestDoneBatcherDropsEveryIntentItIsGiven(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := b.ctx
-	intents, err := b.store.CreateMeeting(ctx, meeting(t, "m1", 0)) // its reminders' schedule
-	if err != nil {
+	if _, err := b.store.CreateMeeting(ctx, meeting(t, "m1", 0)); err != nil { // its reminders' schedule: the outbox
 		t.Fatal(err)
 	}
-	for i := range 700 { // more than a batch, and more than the queue holds
-		r := registration(t, "m1", "p"+string(rune('a'+i%26))+time.Now().Format("150405.000000000")+"@example.org")
-		_, in, err := b.store.Register(ctx, r)
-		if err != nil {
+	for i := range 700 { // notices: more than a batch, and more than the queue holds
+		if _, _, err := b.store.Register(ctx, registration(t, "m1", fmt.Sprintf("p%d@example.org", i))); err != nil {
 			t.Fatal(err)
 		}
-		intents = append(intents, in...)
 	}
-	before, err := b.store.StaleIntents(ctx, time.Now().Add(time.Hour), 10000)
-	if err != nil || len(before) != len(intents) {
-		t.Fatalf("outbox holds %d intents (%v), want %d", len(before), err, len(intents))
+	intents, err := b.store.StaleIntents(ctx, time.Now().Add(time.Hour), 10000)
+	if err != nil || len(intents) != 701 {
+		t.Fatalf("outboxes hold %d intents (%v), want 701", len(intents), err)
 	}
 	d := b.store.NewDoneBatcher(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, in := range intents {
@@ -112,16 +109,79 @@ func TestDoneBatcherDropsEveryIntentItIsGiven(t *testing.T) {
 		t.Fatalf("outbox still holds %d intents (%v) after Close", len(after), err)
 	}
 	// After Close, Done still works, at once.
-	r, in, err := b.store.Register(ctx, registration(t, "m1", "late@example.org"))
-	if err != nil || r.ID == "" {
+	if _, _, err := b.store.Register(ctx, registration(t, "m1", "late@example.org")); err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range in {
-		if err := d.Done(ctx, i); err != nil {
-			t.Fatal(err)
-		}
+	late, err := b.store.StaleIntents(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil || len(late) != 1 || !late[0].Notice() {
+		t.Fatalf("outboxes hold %v (%v), want the late notice", late, err)
+	}
+	if err := d.Done(ctx, late[0]); err != nil {
+		t.Fatal(err)
 	}
 	if left, _ := b.store.StaleIntents(ctx, time.Now().Add(time.Hour), 10); len(left) != 0 {
 		t.Fatalf("after Close, Done left %v", left)
+	}
+}
+
+func TestRegisterStartsANoticesSenderOnlyWhenNoneRuns(t *testing.T) {
+	t.Parallel()
+	srv := testredis.Start(t)
+	now := time.Now()
+	s := store.New(srv.Client(t), store.WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+	if _, err := s.CreateMeeting(ctx, meeting(t, "m1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	register := func(email string) []convene.Intent {
+		t.Helper()
+		r := registration(t, "m1", email)
+		r.CreatedAt = now
+		_, intents, err := s.Register(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return intents
+	}
+	starts := func(intents []convene.Intent) bool {
+		return len(intents) == 1 && intents[0].Type == convene.IntentNotices && intents[0].MeetingID == "m1" && intents[0].Variant != ""
+	}
+	first := register("a@example.org")
+	if !starts(first) {
+		t.Fatalf("first registration: %v, want a notices intent", first)
+	}
+	if got := register("b@example.org"); len(got) != 0 {
+		t.Fatalf("with a sender running: %v, want none", got)
+	}
+	// The sender takes a batch (renewing its mark), then finds none left.
+	if msgs, err := s.TakeNotices(ctx, "m1", 10); err != nil || len(msgs) != 2 || msgs[0].Kind != convene.EmailConfirmation {
+		t.Fatalf("take: %v %v", msgs, err)
+	}
+	now = now.Add(store.NoticesSenderTimeout - time.Second)
+	if got := register("c@example.org"); len(got) != 0 {
+		t.Fatalf("sender took a batch %v ago: %v, want none", time.Second-store.NoticesSenderTimeout, got)
+	}
+	// Silent for longer than NoticesSenderTimeout: presumed gone.
+	now = now.Add(store.NoticesSenderTimeout)
+	second := register("d@example.org")
+	if !starts(second) || second[0].Variant == first[0].Variant {
+		t.Fatalf("sender silent for too long: %v, want a new notices intent (not %v)", second, first)
+	}
+	// Taking leaves the notices pending until they are finished.
+	if msgs, _ := s.TakeNotices(ctx, "m1", 10); len(msgs) != 4 {
+		t.Fatalf("take: %d notices, want 4", len(msgs))
+	}
+	msgs, _ := s.TakeNotices(ctx, "m1", 10)
+	for _, m := range msgs {
+		if err := s.FinishMessage(ctx, m, store.OutcomeSent, convene.EmailSent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if msgs, err := s.TakeNotices(ctx, "m1", 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("after finishing: %v %v", msgs, err)
+	}
+	// None left: the mark is gone, and the next registration starts one.
+	if got := register("e@example.org"); !starts(got) {
+		t.Fatalf("after the sender found none left: %v, want a notices intent", got)
 	}
 }

@@ -62,6 +62,16 @@ func (s *Store) emailsKey(mid string) string    { return s.tag(mid) + ":e" }
 func (s *Store) orderKey(mid string) string     { return s.tag(mid) + ":o" }
 func (s *Store) waitKey(mid string) string      { return s.tag(mid) + ":w" }
 func (s *Store) outboxKey(mid string) string    { return s.tag(mid) + ":q" }
+func (s *Store) noticesKey(mid string) string   { return s.tag(mid) + ":n" }
+
+// outboxOf is the outbox that holds an intent: the notices outbox for a
+// registration's first notice, the outbox otherwise.
+func (s *Store) outboxOf(in convene.Intent) string {
+	if in.Notice() {
+		return s.noticesKey(in.MeetingID)
+	}
+	return s.outboxKey(in.MeetingID)
+}
 func (s *Store) cancelLogKey(mid string) string { return s.tag(mid) + ":xl" }
 func (s *Store) bounceLogKey(mid string) string { return s.tag(mid) + ":bl" }
 

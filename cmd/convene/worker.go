@@ -78,7 +78,9 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		Logger:    logger,
 		Now:       time.Now,
 		LockTTL:   2 * mailer.DefaultTimeout,
-		SweepAge:  cfg.SweepInterval,
+		// As many notices at once as the mailer has connections.
+		SendParallel: mailer.DefaultPoolSize,
+		SweepAge:     cfg.SweepInterval,
 
 		Digests:        st,
 		DigestRenderer: r,

@@ -1,7 +1,8 @@
 -- Erase a registration and every trace of its person in the meeting's
 -- keys; a freed seat goes to the first waitlisted participant.
 -- KEYS: 1 meeting hash, 2 registration hash, 3 emails hash, 4 order,
---       5 waitlist, 6 outbox, 7 cancellation log, 8 bounce log
+--       5 waitlist, 6 outbox, 7 cancellation log, 8 bounce log,
+--       9 notices outbox
 -- ARGV: 1 registration id, 2 normalised email, 3 now (unix ms), 4 key
 --       prefix of the meeting ("cv:{m:ID}")
 -- Returns {"notfound"} | {"ok", n, intents (n of them)..., messages...}
@@ -18,6 +19,7 @@ if redis.call('HGET', KEYS[3], ARGV[2]) == ARGV[1] then redis.call('HDEL', KEYS[
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[8], ARGV[1])
+redis.call('ZREM', KEYS[9], 'e|' .. ARGV[1] .. '|confirmation|1', 'e|' .. ARGV[1] .. '|waitlisted|1')
 for _, m in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
   if string.find(m, '|' .. ARGV[1] .. '|', 1, true) then redis.call('ZREM', KEYS[6], m) end
 end

@@ -1,11 +1,15 @@
 -- Register a participant for a meeting, atomically with its capacity.
 -- KEYS: 1 meeting hash, 2 emails hash, 3 order zset, 4 waitlist zset,
---       5 outbox zset, 6 registration hash
+--       5 notices outbox zset, 6 registration hash
 -- ARGV: 1 normalised email, 2 registration id, 3 name, 4 email,
 --       5 organisation, 6 language, 7 now (unix ms),
---       8 outbox intent if confirmed, 9 outbox intent if waitlisted
+--       8 notice intent if confirmed, 9 notice intent if waitlisted,
+--       10 after how long (ms) a notices sender that took no batch is
+--          presumed gone
 -- Returns {"notfound"} | {"cancelled"} | {"started"} | {"closed"}
---       | {"exists", id} | {"created", status, seq, position, intent}
+--       | {"exists", id} | {"created", status, seq, position, intent, start}
+-- where start is "" when a notices sender runs for the meeting, else the
+-- nonce of the one the caller must start.
 local m = redis.call('HMGET', KEYS[1], 'st', 'cap', 's', 'c', 'nc')
 if not m[1] then return {'notfound'} end
 if m[1] == 'cancelled' then return {'cancelled'} end
@@ -33,4 +37,10 @@ redis.call('HSET', KEYS[6], 'n', ARGV[3], 'e', ARGV[4], 'o', ARGV[5], 'l', ARGV[
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], seq, ARGV[2])
 redis.call('ZADD', KEYS[5], now, member)
-return {'created', status, tostring(seq), tostring(position), member}
+local start = ''
+local nd = tonumber(redis.call('HGET', KEYS[1], 'nd') or '0')
+if now - nd >= tonumber(ARGV[10]) then
+  redis.call('HSET', KEYS[1], 'nd', ARGV[7])
+  start = tostring(seq)
+end
+return {'created', status, tostring(seq), tostring(position), member, start}

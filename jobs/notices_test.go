@@ -1,0 +1,249 @@
+package jobs_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"convene"
+	"convene/internal/smtpsink"
+	"convene/jobs"
+	"convene/store"
+)
+
+// registerMany registers n participants for a new meeting of the given
+// capacity through the store, and enqueues the jobs of the intents the
+// registrations returned, as the web process does.
+func (b *bundle) registerMany(meetingID string, capacity, n int) []convene.Registration {
+	b.t.Helper()
+	title, starts, tz := "Training on "+meetingID, time.Now().Add(72*time.Hour).Format(time.RFC3339), "Europe/Zurich"
+	m, err := convene.NewMeeting(convene.MeetingInput{ID: &meetingID, Title: &title, StartsAt: &starts, Timezone: &tz, Capacity: &capacity}, nil, time.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := b.store.CreateMeeting(b.ctx, m); err != nil {
+		b.t.Fatal(err)
+	}
+	regs := []convene.Registration{}
+	for i := range n {
+		r, intents, err := b.store.Register(b.ctx, b.registration(meetingID, fmt.Sprintf("p%03d@example.org", i)))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		for _, in := range intents {
+			if err := b.worker.Queue.Enqueue(b.ctx, in); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+		regs = append(regs, r)
+	}
+	return regs
+}
+
+// pendingTasks counts the pending tasks of type typ in the critical queue.
+func (b *bundle) pendingTasks(typ string) int {
+	b.t.Helper()
+	tasks, err := asynq.NewInspectorFromRedisClient(b.redis.Client(b.t)).ListPendingTasks(jobs.QueueCritical)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		if task.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// pendingNotices lists the notices still in the notices outboxes.
+func (b *bundle) pendingNotices() []convene.Message {
+	b.t.Helper()
+	intents, err := b.store.StaleIntents(b.ctx, time.Now().Add(time.Hour), 10000)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var out []convene.Message
+	for _, in := range intents {
+		if in.Notice() {
+			out = append(out, in.Message())
+		}
+	}
+	return out
+}
+
+// jobRuns counts the logged runs of jobs of type typ.
+func (b *bundle) jobRuns(typ string) int {
+	n := 0
+	for _, line := range strings.Split(b.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"job done"`) && strings.Contains(line, `"task_type":"`+typ+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkOncePerRecipient fails unless every address got exactly one message.
+func checkOncePerRecipient(t *testing.T, msgs []smtpsink.Message) map[string]smtpsink.Message {
+	t.Helper()
+	by := map[string]smtpsink.Message{}
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		if len(m.To) != 1 {
+			t.Fatalf("recipients %v", m.To)
+		}
+		if _, dup := by[m.To[0]]; dup {
+			t.Fatalf("%s got two messages", m.To[0])
+		}
+		by[m.To[0]] = m
+		id := m.Header("Message-ID")
+		if id == "" || ids[id] {
+			t.Fatalf("Message-ID %q missing or repeated", id)
+		}
+		ids[id] = true
+	}
+	return by
+}
+
+func TestNoticesOfABurstAreSentInBatchesOnceEach(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.worker.SendParallel = 4
+	// The first registration starts the notices job; the others find it
+	// started.
+	regs := b.registerMany("m1", 30, 150)
+	if n := len(b.pendingNotices()); n != 150 {
+		t.Fatalf("%d notices pending, want 150", n)
+	}
+	if n := b.pendingTasks(jobs.TypeNotices); n != 1 {
+		t.Fatalf("%d notices jobs, want 1", n)
+	}
+	b.serve()
+	got := checkOncePerRecipient(t, b.sink.WaitCount(t, 150, 20*time.Second))
+	for i, r := range regs {
+		want := "confirmation"
+		if i >= 30 {
+			want = "waitlisted"
+		}
+		m, ok := got[r.Email]
+		if !ok || m.Header("X-Convene-Kind") != want {
+			t.Fatalf("%s: kind %q, want %q", r.Email, m.Header("X-Convene-Kind"), want)
+		}
+	}
+	for _, r := range regs {
+		b.waitEmailStatus(r, convene.EmailSent)
+	}
+	if left := b.pendingNotices(); len(left) != 0 {
+		t.Fatalf("notices left after sending: %v", left)
+	}
+	if runs := b.jobRuns(jobs.TypeNotices); runs < 1 || runs > 3 {
+		t.Errorf("%d runs of the notices job for 150 notices, want 1 (up to 3 on a slow machine)", runs)
+	}
+	if runs := b.jobRuns(jobs.TypeEmail); runs != 0 {
+		t.Errorf("%d email jobs ran, want 0: notices need none", runs)
+	}
+
+	// Its job found nothing left and said so: the next registration
+	// starts a new one, which sends it.
+	_, intents, err := b.store.Register(b.ctx, b.registration("m1", "late@example.org"))
+	if err != nil || len(intents) != 1 || intents[0].Type != convene.IntentNotices {
+		t.Fatalf("late registration: intents %v (%v), want one notices intent", intents, err)
+	}
+	if err := b.worker.Queue.Enqueue(b.ctx, intents[0]); err != nil {
+		t.Fatal(err)
+	}
+	checkOncePerRecipient(t, b.sink.WaitCount(t, 151, 10*time.Second))
+}
+
+func TestNoticesJobHandsOverToANewRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.worker.NoticesRunFor = time.Nanosecond // one batch per run
+	b.registerMany("m1", 0, 120)
+	b.serve()
+	checkOncePerRecipient(t, b.sink.WaitCount(t, 120, 20*time.Second))
+	deadline := time.Now().Add(10 * time.Second)
+	for b.jobRuns(jobs.TypeNotices) < 3 || len(b.pendingNotices()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d runs, %d notices left; want a run per batch of %d and none left", b.jobRuns(jobs.TypeNotices), len(b.pendingNotices()), jobs.NoticesBatch)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if n := b.sink.Count(); n != 120 {
+		t.Fatalf("%d messages, want 120", n)
+	}
+}
+
+func TestNoticeFailingForNowGetsAJobOfItsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.worker.SendParallel = 1 // the first notice meets the fault
+	b.sink.SetFault(smtpsink.Fault{Code: 451, Stage: "rcpt", Times: 1})
+	regs := b.registerMany("m1", 0, 4)
+	first := b.pendingNotices()[0]
+	b.serve()
+	checkOncePerRecipient(t, b.sink.WaitCount(t, 3, 10*time.Second))
+
+	// The failed one waits, with the usual backoff, as an email job.
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	id := jobs.EmailTaskID(first)
+	info, err := insp.GetTaskInfo(jobs.QueueCritical, id)
+	if err != nil || info.State != asynq.TaskStateScheduled || time.Until(info.NextProcessAt) < 20*time.Second {
+		t.Fatalf("email job of the failed notice: %+v %v, want scheduled about 30 s ahead", info, err)
+	}
+	if left := b.pendingNotices(); len(left) != 0 {
+		t.Fatalf("notices left: %v", left)
+	}
+	var failed convene.Registration
+	for _, r := range regs {
+		if r.ID == first.RegistrationID {
+			failed = r
+		}
+	}
+	if s := b.emailStatus(failed); s != convene.EmailRetrying {
+		t.Fatalf("email status of the failed notice %q, want retrying", s)
+	}
+	if err := insp.RunTask(jobs.QueueCritical, id); err != nil {
+		t.Fatal(err)
+	}
+	checkOncePerRecipient(t, b.sink.WaitCount(t, 4, 10*time.Second))
+	b.waitEmailStatus(failed, convene.EmailSent)
+}
+
+func TestNoticeHeldByAnotherRunIsNotSentTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.registerMany("m1", 0, 3)
+	held := b.pendingNotices()[1]
+	// Another run claimed it and is sending it now.
+	if c, err := b.store.ClaimMessage(b.ctx, held, time.Minute); err != nil || c != store.ClaimOK {
+		t.Fatalf("claim: %q %v", c, err)
+	}
+	b.serve()
+	b.sink.WaitCount(t, 2, 10*time.Second)
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	id := jobs.EmailTaskID(held)
+	if info, err := insp.GetTaskInfo(jobs.QueueCritical, id); err != nil || info.State != asynq.TaskStateScheduled {
+		t.Fatalf("email job of the held notice: %+v %v, want scheduled", info, err)
+	}
+	// That run sends it and records it; the handed-on job then finds it sent.
+	if err := b.store.FinishMessage(b.ctx, held, store.OutcomeSent, convene.EmailSent); err != nil {
+		t.Fatal(err)
+	}
+	if err := insp.RunTask(jobs.QueueCritical, id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.logs.String(), `"msg":"email already handled"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the handed-on job did not run; logs:\n%s", b.logs)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if n := b.sink.Count(); n != 2 {
+		t.Fatalf("%d messages, want 2: the held notice is the other run's to send", n)
+	}
+}
