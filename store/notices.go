@@ -81,4 +81,3 @@ func (s *Store) ClaimNotices(ctx context.Context, meetingID string, msgs []conve
 	}
 	return m, claims, regs, nil
 }
-

@@ -58,11 +58,11 @@ func (s *Store) meetingKey(mid string) string { return s.tag(mid) + ":m" }
 func (s *Store) regKey(mid, rid string) string {
 	return s.tag(mid) + ":r:" + rid
 }
-func (s *Store) emailsKey(mid string) string    { return s.tag(mid) + ":e" }
-func (s *Store) orderKey(mid string) string     { return s.tag(mid) + ":o" }
-func (s *Store) waitKey(mid string) string      { return s.tag(mid) + ":w" }
-func (s *Store) outboxKey(mid string) string    { return s.tag(mid) + ":q" }
-func (s *Store) noticesKey(mid string) string   { return s.tag(mid) + ":n" }
+func (s *Store) emailsKey(mid string) string  { return s.tag(mid) + ":e" }
+func (s *Store) orderKey(mid string) string   { return s.tag(mid) + ":o" }
+func (s *Store) waitKey(mid string) string    { return s.tag(mid) + ":w" }
+func (s *Store) outboxKey(mid string) string  { return s.tag(mid) + ":q" }
+func (s *Store) noticesKey(mid string) string { return s.tag(mid) + ":n" }
 
 // outboxOf is the outbox that holds an intent: the notices outbox for a
 // registration's first notice, the outbox otherwise.
