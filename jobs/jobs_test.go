@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"convene/internal/testredis"
 	"convene/jobs"
 	"convene/mailer"
+	"convene/metrics"
 	"convene/store"
 	"convene/templates"
 )
@@ -176,6 +178,59 @@ func (b *bundle) waitEmailStatus(r convene.Registration, want string) {
 	}
 }
 
+// withMetrics gives the worker real metrics and returns them.
+func (b *bundle) withMetrics() *metrics.Metrics {
+	m := metrics.New(nil)
+	b.worker.Metrics = m
+	return m
+}
+
+// counter returns the value of the counter name with exactly the labels
+// given as name, value pairs.
+func counter(t *testing.T, m *metrics.Metrics, name string, labels ...string) float64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, s := range f.GetMetric() {
+			if len(s.GetLabel())*2 != len(labels) {
+				continue
+			}
+			for _, l := range s.GetLabel() {
+				i := slices.Index(labels, l.GetName())
+				if i < 0 || i%2 != 0 || labels[i+1] != l.GetValue() {
+					continue series
+				}
+			}
+			return s.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return 0
+}
+
+// sinkStaysAt asserts that the sink still holds n messages after d: no
+// late or repeated send arrives.
+func (b *bundle) sinkStaysAt(n int, d time.Duration) {
+	b.t.Helper()
+	until := time.Now().Add(d)
+	for {
+		if got := b.sink.Count(); got != n {
+			b.t.Fatalf("the sink holds %d messages, want %d; logs:\n%s", got, n, b.logs)
+		}
+		if time.Now().After(until) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // observing that nothing more arrives
+	}
+}
+
 func emailTask(t *testing.T, msg convene.Message) *asynq.Task {
 	t.Helper()
 	task, err := jobs.NewEmailTask(msg)
@@ -279,26 +334,45 @@ func TestJobRunTwiceSendsOnce(t *testing.T) {
 
 func TestTemporaryFailureIsRetriedThenDeliveredOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.sink.SetFault(smtpsink.Fault{Code: 451, Times: 2})
-	r := b.register("m1", 0, "ada@example.org")
-	b.serve()
-	if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(convene.NoticeMessage(r))); err != nil {
-		t.Fatal(err)
-	}
-	b.sink.WaitCount(t, 1, 15*time.Second)
-	b.waitEmailStatus(r, convene.EmailSent)
-	if a := b.sink.Attempts(); a != 3 {
-		t.Fatalf("%d delivery attempts, want 3 (two 451s, then success)", a)
-	}
-	if n := b.sink.Count(); n != 1 {
-		t.Fatalf("%d emails delivered", n)
+	for _, tc := range []struct {
+		name  string
+		fault smtpsink.Fault
+	}{
+		{"451 after the body", smtpsink.Fault{Code: 451, Times: 2}},
+		{"421 after the body", smtpsink.Fault{Code: 421, Times: 2}},
+		{"421 at MAIL FROM", smtpsink.Fault{Code: 421, Stage: "mail", Times: 2}},
+		{"451 at RCPT TO", smtpsink.Fault{Code: 451, Stage: "rcpt", Times: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			m := b.withMetrics()
+			b.sink.SetFault(tc.fault)
+			r := b.register("m1", 0, "ada@example.org")
+			b.serve()
+			if err := b.worker.Queue.Enqueue(b.ctx, convene.EmailIntent(convene.NoticeMessage(r))); err != nil {
+				t.Fatal(err)
+			}
+			b.sink.WaitCount(t, 1, 15*time.Second)
+			b.waitEmailStatus(r, convene.EmailSent)
+			if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", convene.ReasonTemporary); f != 2 {
+				t.Fatalf("%v temporary failures counted, want 2 (two refusals, then success)", f)
+			}
+			if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", convene.ReasonPermanent); f != 0 {
+				t.Fatalf("a temporary refusal was counted as permanent %v times", f)
+			}
+			if s := counter(t, m, "convene_emails_sent_total", "kind", "confirmation"); s != 1 {
+				t.Fatalf("%v sends counted, want 1", s)
+			}
+			b.sinkStaysAt(1, 500*time.Millisecond)
+		})
 	}
 }
 
 func TestRefusedConnectionIsRetried(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	m := b.withMetrics()
 	b.sink.Stop()
 	r := b.register("m1", 0, "ada@example.org")
 	b.serve()
@@ -309,11 +383,36 @@ func TestRefusedConnectionIsRetried(t *testing.T) {
 	b.sink.Restart(t)
 	b.sink.WaitCount(t, 1, 15*time.Second)
 	b.waitEmailStatus(r, convene.EmailSent)
+	if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", convene.ReasonNetwork); f < 1 {
+		t.Fatalf("%v refused connections counted, want at least 1", f)
+	}
+	b.sinkStaysAt(1, 500*time.Millisecond)
 }
 
+// A 5xx is not retried; the registration shows it, the metrics count it
+// and the organiser's next digest lists it.
 func TestPermanentFailureBouncesWithoutRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	m := b.withMetrics()
+	b.worker.Digests = b.store
+	b.worker.DigestRenderer = b.worker.Renderer.(jobs.DigestRenderer)
+	b.worker.DigestLocation = time.UTC
+	id, title, starts, tz, organisers := "m1", "Training on bounces", time.Now().Add(72*time.Hour).Format(time.RFC3339), "UTC", []string{"organiser@example.org"}
+	mt, err := convene.NewMeeting(convene.MeetingInput{ID: &id, Title: &title, StartsAt: &starts, Timezone: &tz, Organisers: &organisers}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.CreateMeeting(b.ctx, mt); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := convene.NewRegistration("m1", convene.RegistrationInput{Name: "Grace Hopper", Email: "grace@example.org"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err = b.store.Register(b.ctx, ok); err != nil {
+		t.Fatal(err)
+	}
 	b.sink.SetFault(smtpsink.Fault{Code: 550})
 	r := b.register("m1", 0, "nobody@example.org")
 	b.serve()
@@ -337,14 +436,53 @@ func TestPermanentFailureBouncesWithoutRetry(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	if a := b.sink.Attempts(); a != 1 {
-		t.Fatalf("%d attempts for a permanent failure", a)
+	if n, a := b.sink.Count(), b.sink.Attempts(); n != 0 || a != 1 {
+		t.Fatalf("%d emails delivered in %d attempts for a 550, want none in 1", n, a)
+	}
+	// The metrics count the bounce, and nothing else.
+	if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", convene.ReasonPermanent); f != 1 {
+		t.Fatalf("%v bounces counted, want 1", f)
+	}
+	for _, reason := range []string{convene.ReasonTemporary, convene.ReasonNetwork, convene.ReasonUnknown} {
+		if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", reason); f != 0 {
+			t.Fatalf("a 550 counted %v times as %s", f, reason)
+		}
+	}
+
+	// The organiser's digest lists the bounced participant, and only them,
+	// among the bounces.
+	b.sink.SetFault(smtpsink.Fault{})
+	if s := b.emailStatus(ok); s != convene.EmailPending {
+		t.Fatalf("the other participant's email_status %q", s)
+	}
+	tick, err := jobs.NewDigestTickTask(time.Now().Truncate(time.Second), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.Enqueue(tick); err != nil {
+		t.Fatal(err)
+	}
+	digest := b.sink.WaitCount(t, 1, 15*time.Second)[0]
+	if digest.Header("X-Convene-Kind") != "digest" || len(digest.To) != 1 || digest.To[0] != "organiser@example.org" {
+		t.Fatalf("the first email after the bounce: kind %q to %v", digest.Header("X-Convene-Kind"), digest.To)
+	}
+	for _, mediaType := range []string{"text/plain", "text/html"} {
+		part, found := digest.Part(mediaType)
+		body := string(part.Body)
+		i := strings.Index(body, "Emails that bounced")
+		if !found || i < 0 {
+			t.Fatalf("the digest's %s part has no bounce section:\n%s", mediaType, body)
+		}
+		if bounced := body[i:]; !strings.Contains(bounced, r.Name) || strings.Contains(bounced, ok.Name) {
+			t.Fatalf("the digest's %s bounce section should name %s and not %s:\n%s", mediaType, r.Name, ok.Name, bounced)
+		}
 	}
 }
 
 func TestConnectionLostAfterBodyIsResentWithSameMessageID(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	m := b.withMetrics()
 	b.sink.SetFault(smtpsink.Fault{DropAfterData: true, Times: 1})
 	r := b.register("m1", 0, "ada@example.org")
 	b.serve()
@@ -356,18 +494,40 @@ func TestConnectionLostAfterBodyIsResentWithSameMessageID(t *testing.T) {
 		t.Fatalf("resend carries another Message-ID: %q vs %q", msgs[0].Header("Message-ID"), msgs[1].Header("Message-ID"))
 	}
 	b.waitEmailStatus(r, convene.EmailSent)
+	if u := counter(t, m, "convene_emails_unknown_outcome_total", "kind", "confirmation"); u != 1 {
+		t.Fatalf("convene_emails_unknown_outcome_total %v, want 1", u)
+	}
+	if f := counter(t, m, "convene_emails_failed_total", "kind", "confirmation", "reason", convene.ReasonUnknown); f != 1 {
+		t.Fatalf("%v failures counted as unknown_outcome, want 1", f)
+	}
+	b.sinkStaysAt(2, 500*time.Millisecond)
 }
 
 func TestConnectionLostAfterAcceptIsSuccess(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	m := b.withMetrics()
 	b.sink.SetFault(smtpsink.Fault{DropAfterAccept: true, Times: 1})
 	r := b.register("m1", 0, "ada@example.org")
-	if err := b.mux.ProcessTask(b.ctx, emailTask(t, convene.NoticeMessage(r))); err != nil {
+	task := emailTask(t, convene.NoticeMessage(r))
+	if err := b.mux.ProcessTask(b.ctx, task); err != nil {
 		t.Fatalf("a message the server accepted was reported as failed: %v", err)
 	}
 	if s := b.emailStatus(r); s != convene.EmailSent {
 		t.Fatalf("email_status %q", s)
+	}
+	// Had the job failed, asynq would run it again: nothing more goes out.
+	if err := b.mux.ProcessTask(b.ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if n, a := b.sink.Count(), b.sink.Attempts(); n != 1 || a != 1 {
+		t.Fatalf("%d emails in %d attempts, want 1 in 1", n, a)
+	}
+	if u := counter(t, m, "convene_emails_unknown_outcome_total", "kind", "confirmation"); u != 0 {
+		t.Fatalf("an accepted message counted as unknown outcome: %v", u)
+	}
+	if s := counter(t, m, "convene_emails_sent_total", "kind", "confirmation"); s != 1 {
+		t.Fatalf("%v sends counted, want 1", s)
 	}
 }
 
@@ -457,5 +617,21 @@ func TestRetryDelays(t *testing.T) {
 	}
 	if total < 20*time.Hour || total > 28*time.Hour {
 		t.Fatalf("retries span %v, want about 24h", total)
+	}
+	// Backoff: each of the first retries waits longer than the one before.
+	for n := 1; n < 7; n++ {
+		if prev, d := jobs.RetryDelay(n-1, context.DeadlineExceeded, task), jobs.RetryDelay(n, context.DeadlineExceeded, task); d <= prev {
+			t.Fatalf("retry %d after %v, retry %d after %v: no backoff", n-1, prev, n, d)
+		}
+	}
+	// The worker's asynq server uses these delays.
+	cfg := jobs.ServerConfig(1, time.Second, slog.New(slog.DiscardHandler))
+	if cfg.RetryDelayFunc == nil {
+		t.Fatal("the worker's server config has no RetryDelayFunc: asynq's default delays would apply")
+	}
+	for n := range jobs.EmailMaxRetry {
+		if got, want := cfg.RetryDelayFunc(n, context.DeadlineExceeded, task), jobs.RetryDelay(n, context.DeadlineExceeded, task); got != want {
+			t.Fatalf("the worker retries after %v the %d. time, want %v", got, n, want)
+		}
 	}
 }
