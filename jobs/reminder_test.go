@@ -1,14 +1,18 @@
 package jobs_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"convene"
 	"convene/internal/smtpsink"
+	"convene/jobs"
 )
 
 // dispatch does what the web process does after a change: enqueue the
@@ -427,4 +431,87 @@ func TestDeletedExtraReminderIsNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.atMostUntil("reminder", 0, rem.DueAt.Add(time.Second))
+}
+
+// A meeting cancelled or moved while the worker is down, after its
+// reminder's dispatch task fell due, by a web process that died before it
+// could enqueue the change's jobs and delete that task: the task escapes
+// deletion, and when the worker comes back it must find the meeting
+// changed and send nothing. The sweep then sends what the change calls for.
+func TestMeetingChangedWhileTheWorkerIsDownSendsNoStaleReminder(t *testing.T) {
+	t.Parallel()
+	for _, change := range []string{"cancelled", "moved"} {
+		t.Run(change, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.worker.SweepAge = 0
+			starts := time.Now().Add(8 * time.Second)
+			m := b.createMeeting("m1", starts, 0, "4s") // due in 4 s: its dispatch task in 2.5 s
+			b.registerN("m1", 2)
+			// The schedule job runs on a worker that then goes away.
+			b.serveUntil(func() bool { return b.scheduled() == 1 })
+			due := starts.Add(-4 * time.Second)
+			for time.Now().Before(due.Add(300 * time.Millisecond)) {
+				time.Sleep(10 * time.Millisecond) // the worker is down past the due time
+			}
+
+			newStarts := starts.Add(4 * time.Second) // its reminder is due at the old start
+			switch change {
+			case "cancelled":
+				if _, err := b.store.CancelMeeting(b.ctx, "m1"); err != nil {
+					t.Fatal(err)
+				}
+			case "moved":
+				old, err := b.store.Meeting(b.ctx, "m1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := newStarts.UTC().Format(time.RFC3339Nano)
+				u, moved, err := old.Update(convene.MeetingInput{StartsAt: &s}, time.Now())
+				if err != nil || !moved {
+					t.Fatalf("update: %v moved=%v", err, moved)
+				}
+				if _, err := b.store.UpdateMeeting(b.ctx, old, u, moved); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The old version's dispatch task is still there, due.
+			insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+			stale := jobs.FanoutTaskID(convene.Fanout{MeetingID: "m1", Kind: convene.EmailReminder, Variant: convene.ReminderVariant(m.OffsetReminders()[0].ID, 1)})
+			if info, err := insp.GetTaskInfo(jobs.QueueCritical, stale); err != nil || info.State != asynq.TaskStateScheduled {
+				t.Fatalf("the stale reminder task: %+v %v, want it scheduled", info, err)
+			}
+
+			// The worker comes back and runs the stale task first.
+			b.serve()
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				if _, err := insp.GetTaskInfo(jobs.QueueCritical, stale); errors.Is(err, asynq.ErrTaskNotFound) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the stale reminder task did not run; logs:\n%s", b.logs)
+				}
+				time.Sleep(10 * time.Millisecond) // polling interval
+			}
+			// The sweep enqueues what the dead web process did not.
+			if err := b.mux.ProcessTask(b.ctx, jobs.NewSweepTask(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			switch change {
+			case "cancelled":
+				b.waitKind("cancelled", 2, 10*time.Second)
+				b.atMostUntil("reminder", 0, starts.Add(500*time.Millisecond))
+			case "moved":
+				b.waitKind("updated", 2, 10*time.Second)
+				b.atMostUntil("reminder", 0, starts) // nothing before the new due time
+				for _, msg := range b.waitKind("reminder", 2, 5*time.Second) {
+					if msg.Received.Before(starts) {
+						t.Fatalf("a reminder at %s, before its new time %s", msg.Received.Format(time.RFC3339Nano), starts.Format(time.RFC3339Nano))
+					}
+				}
+				b.atMostUntil("reminder", 2, newStarts)
+			}
+		})
+	}
 }
