@@ -1197,6 +1197,17 @@ func TestPersonalLinkRejectsBadTokens(t *testing.T) {
 	if rec := b.serveRaw("GET", "/r/"+good, nil, ""); rec.Code != http.StatusOK {
 		t.Errorf("the good token: %d", rec.Code)
 	}
+	// No token, good or bad, reaches the logs: every request above was
+	// logged by its route pattern.
+	logs := b.logs.String()
+	if !strings.Contains(logs, `"route":"GET /r/{token}"`) {
+		t.Errorf("no request log line for the personal link:\n%s", logs)
+	}
+	for _, secret := range []string{mac, graceTok[strings.LastIndexByte(graceTok, '.')+1:], other.Sign("m1", ada), token} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold a token (%s):\n%s", secret, logs)
+		}
+	}
 }
 
 func TestCancelByPersonalLink(t *testing.T) {
