@@ -11,7 +11,17 @@ import (
 
 func registerFrom(t *testing.T, web *process, meeting, ip, email string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest("POST", web.addr+"/v1/meetings/"+meeting+"/registrations", strings.NewReader(fmt.Sprintf(`{"name":"N","email":%q}`, email)))
+	return postFrom(t, web.addr+"/v1/meetings/"+meeting+"/registrations", ip, fmt.Sprintf(`{"name":"N","email":%q}`, email))
+}
+
+func resendFrom(t *testing.T, web *process, meeting, ip, email string) *http.Response {
+	t.Helper()
+	return postFrom(t, web.addr+"/v1/meetings/"+meeting+"/registrations/resend", ip, fmt.Sprintf(`{"email":%q}`, email))
+}
+
+func postFrom(t *testing.T, url, ip, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if ip != "" {
 		req.Header.Set("X-Forwarded-For", ip)
@@ -47,6 +57,15 @@ func TestIntakeLimitsPerClientAndPerAddress(t *testing.T) {
 			}
 		}
 	}
+	// Resends count against the client's limit too (checked at once: the
+	// limit frees one request every 12 s).
+	res := resendFrom(t, web, "m0", "203.0.113.7", "someone@example.org")
+	if res.StatusCode != 429 {
+		t.Fatalf("resend from the client over its limit: %d, want 429", res.StatusCode)
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 1 {
+		t.Fatalf("resend from the client over its limit: Retry-After %q", res.Header.Get("Retry-After"))
+	}
 	// One victim address, 20 meetings, 20 clients: at most 3 registrations, 3 emails.
 	accepted := 0
 	for i := range 20 {
@@ -71,5 +90,18 @@ func TestIntakeLimitsPerClientAndPerAddress(t *testing.T) {
 	}
 	if victim != 3 {
 		t.Fatalf("the victim received %d emails, want 3", victim)
+	}
+
+	// Resends count against the address's limit too, while a fresh client
+	// asking for a fresh address may resend.
+	res = resendFrom(t, web, "m0", "198.51.100.200", "victim@example.org")
+	if res.StatusCode != 429 {
+		t.Fatalf("resend for the address over its limit: %d, want 429", res.StatusCode)
+	}
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || s < 1 {
+		t.Fatalf("resend for the address over its limit: Retry-After %q", res.Header.Get("Retry-After"))
+	}
+	if res := resendFrom(t, web, "m0", "198.51.100.201", "p0@example.org"); res.StatusCode != 202 {
+		t.Fatalf("resend from a fresh client for a fresh address: %d, want 202", res.StatusCode)
 	}
 }

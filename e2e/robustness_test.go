@@ -134,6 +134,9 @@ func TestSlowClientsAreCutOffAndManyConnectionsDoNotCrashTheWeb(t *testing.T) {
 		if d < 4*time.Second {
 			t.Fatalf("closed after %v, before the header timeout", d)
 		}
+		if d > 10*time.Second {
+			t.Fatalf("closed after %v, want about 5s: the header timeout, not the longer read timeout", d)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a client that never finishes its headers was not cut off")
 	}
