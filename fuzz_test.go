@@ -52,7 +52,11 @@ func FuzzTokenVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(s.Sign("m1", "r-abc"))
+	good := s.Sign("m1", "r-abc")
+	f.Add(good)
+	f.Add(good[:len(good)-8])                    // truncated MAC
+	f.Add(good[:len(good)-1] + "A")              // tampered MAC
+	f.Add("m1.r-abd." + good[len("m1.r-abc."):]) // another registration under this MAC
 	f.Add("m1.r-abc.")
 	f.Add("..")
 	f.Add("a.b.c.d")
