@@ -270,7 +270,7 @@ func TestOpsEndpointsAndMetrics(t *testing.T) {
 		t.Fatalf("the worker did not serve metrics:\n%s", worker.output())
 	}
 	body = httpGet(t, "http://127.0.0.1:"+addr[strings.LastIndex(addr, ":")+1:]+"/metrics")
-	if !strings.Contains(body, `convene_emails_sent_total{kind="confirmation"} 1`) || !strings.Contains(body, `convene_jobs_processed_total{outcome="ok",type="email:send"}`) {
+	if !strings.Contains(body, `convene_emails_sent_total{kind="confirmation"} 1`) || !strings.Contains(body, `convene_jobs_processed_total{outcome="ok",type="notices:send"}`) {
 		t.Fatalf("worker /metrics lacks the email and job counts:\n%s", body)
 	}
 }

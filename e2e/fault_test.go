@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,12 +151,38 @@ func jsonLogLines(p *process, msg, registrationID string) []map[string]any {
 	return out
 }
 
+// ranAgain reports whether the job that sent registration id's email (as
+// sender logged it) has run again in p and found the email handled: an
+// email job answering "email already handled", or a later attempt of the
+// notices job that sent it (which finds no notice left to send). It
+// returns that job's task id.
+func ranAgain(sender, p *process, id string) (string, bool) {
+	if again := jsonLogLines(p, "email already handled", id); len(again) > 0 {
+		taskID, _ := again[0]["task_id"].(string)
+		return taskID, true
+	}
+	sent := jsonLogLines(sender, "email sent", id)
+	if len(sent) == 0 {
+		return "", false
+	}
+	taskID, _ := sent[0]["task_id"].(string)
+	if !strings.HasPrefix(taskID, "notices:") {
+		return "", false
+	}
+	for _, e := range jsonLogLines(p, "job done", "") {
+		if attempt, _ := e["attempt"].(float64); e["task_id"] == taskID && attempt >= 2 && e["outcome"] == "ok" {
+			return taskID, true
+		}
+	}
+	return "", false
+}
+
 // emailRuns describes p's runs of email tasks, for the log: when each
 // ended relative to since, its attempt number and outcome.
 func emailRuns(p *process, since time.Time) string {
 	var b strings.Builder
 	for _, e := range jsonLogLines(p, "job done", "") {
-		if e["task_type"] == "email:send" {
+		if e["task_type"] == "email:send" || e["task_type"] == "notices:send" {
 			fmt.Fprintf(&b, "\n  +%v attempt %v: %v", jsonLogTime(e).Sub(since).Round(time.Second), e["attempt"], e["outcome"])
 			if err, ok := e["error"]; ok {
 				fmt.Fprintf(&b, " (%v)", err)
@@ -341,8 +368,8 @@ func TestRedisPausedLongerThanTheLeaseSendsNoSecondCopy(t *testing.T) {
 		if n := s.sink.Count(); n > 1 {
 			t.Fatalf("a second copy after the Redis pause:%v\nworker:\n%s", describeMsgs(s.sink.Messages()), worker.output())
 		}
-		if again := jsonLogLines(worker, "email already handled", id); gone.IsZero() && len(again) > 0 {
-			if taskID, _ := again[0]["task_id"].(string); taskExists(rdb, "critical", taskID) == 0 {
+		if taskID, again := ranAgain(worker, worker, id); gone.IsZero() && again {
+			if taskExists(rdb, "critical", taskID) == 0 {
 				gone = time.Now()
 				end = gone.Add(5 * time.Second)
 				t.Logf("asynq ran the task again, the ledger answered it was sent, and the task was gone %v after the pause ended", gone.Sub(unpaused).Round(time.Second))
@@ -465,7 +492,8 @@ func TestWorkerKilledAfterTheLedgerWriteSendsNoSecondCopy(t *testing.T) {
 
 	next := s.start(t, "worker")
 	pollUntil(t, 150*time.Second, "asynq runs the task again and the ledger answers it was sent", func() bool {
-		return len(jsonLogLines(next, "email already handled", id)) > 0
+		_, again := ranAgain(worker, next, id)
+		return again
 	})
 	t.Logf("asynq ran the task again %v after the crash; runs:%s", time.Since(exited).Round(time.Second), emailRuns(next, exited))
 	sinkStaysAtMost(t, s.sink, 1, 3*time.Second)
@@ -575,13 +603,13 @@ func TestRedisKilledAndRestartedKeepsEveryAcknowledgedRegistration(t *testing.T)
 }
 
 // TestSIGTERMFinishesTheSendInFlightAndExitsZero: SIGTERM while a send is
-// in flight (the server takes 3 s to answer) lets that send finish, takes
-// no new work, and exits 0 within the worker's shutdown timeout; the next
+// in flight (the server takes 3 s to answer) lets that send finish, starts
+// no new one, and exits 0 within the worker's shutdown timeout; the next
 // worker sends what was left, and every email arrives exactly once.
 //
-// WORKER_CONCURRENCY=1 keeps two of the three emails queued at SIGTERM,
-// so the test also shows that queued work is left for the next worker
-// rather than started or lost.
+// WORKER_CONCURRENCY=1 makes the worker send one email at a time, so two
+// of the three are not started at SIGTERM: the test also shows that they
+// are left for the next worker rather than started or lost.
 func TestSIGTERMFinishesTheSendInFlightAndExitsZero(t *testing.T) {
 	t.Parallel()
 	s := newSystem(t)
@@ -609,8 +637,8 @@ func TestSIGTERMFinishesTheSendInFlightAndExitsZero(t *testing.T) {
 	}
 	t.Logf("worker stopped %v after SIGTERM", took.Round(time.Millisecond))
 	msgs := s.sink.Messages()
-	if len(msgs) != 1 || msgs[0].Header("X-Convene-Registration") != ids[0] {
-		t.Fatalf("when the worker had stopped the sink held:%v\nwant exactly the email in flight (%s)", describeMsgs(msgs), ids[0])
+	if len(msgs) != 1 || !slices.Contains(ids, msgs[0].Header("X-Convene-Registration")) {
+		t.Fatalf("when the worker had stopped the sink held:%v\nwant exactly the email in flight", describeMsgs(msgs))
 	}
 	if !strings.Contains(worker.output(), `"msg":"worker stopped"`) {
 		t.Fatalf("the worker did not log its stop:\n%s", worker.output())

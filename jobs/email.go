@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -112,7 +113,15 @@ type Worker struct {
 	// with when it was due (zero when it was not scheduled): tests and
 	// metrics use it.
 	Observe func(msg convene.Message, due time.Time, sentAt time.Time)
+
+	stopping atomic.Bool
 }
+
+// Stop tells the jobs running now to finish the sends they have started
+// and to hand what they have not started over to a new job, which the next
+// worker runs. Call it when the process is asked to stop, before the asynq
+// server's Shutdown, which then waits for them.
+func (w *Worker) Stop() { w.stopping.Store(true) }
 
 // NewMux returns the asynq handler for every task type.
 func NewMux(w *Worker) *asynq.ServeMux {
@@ -165,6 +174,11 @@ func (w *Worker) handleEmail(ctx context.Context, t *asynq.Task) error {
 		return w.finish(ctx, msg, store.OutcomeSkipped, "")
 	case store.ClaimBusy:
 		return errBusy
+	case store.ClaimBounced:
+		// It bounced in an earlier run (or in a notices batch, which hands
+		// it here): the job ends archived, like the run that bounced it.
+		log.Info("email already handled", "ledger", string(claim))
+		return fmt.Errorf("the message bounced: the SMTP server refused it permanently (the worker log has its reply): %w", asynq.SkipRetry)
 	default:
 		log.Info("email already handled", "ledger", string(claim))
 		return nil

@@ -27,7 +27,8 @@ import (
 // Every notice is still sent at most once as far as Convene can know (the
 // ledger is claimed before the send and marked right after it). A notice
 // that fails for the time being, or that another run holds, gets an email
-// job of its own, retried with the usual backoff.
+// job of its own, retried with the usual backoff; one that bounced gets an
+// email job that ends archived, as a bounced email job does.
 func (w *Worker) handleNotices(ctx context.Context, t *asynq.Task) error {
 	var p noticesPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.MeetingID == "" || p.Nonce == "" {
@@ -40,7 +41,23 @@ func (w *Worker) handleNotices(ctx context.Context, t *asynq.Task) error {
 	}
 	until := w.Now().Add(runFor)
 	sent, skipped := 0, 0
+	handOver := func() error {
+		next := p
+		next.Run++
+		task, err := newNoticesTask(next)
+		if err != nil {
+			return err
+		}
+		if err := enqueue(ctx, w.Queue.Enqueuer, task); err != nil {
+			return err
+		}
+		log.Info("notices: handed over to the next run", "sent", sent, "skipped", skipped, "run", next.Run)
+		return nil
+	}
 	for {
+		if w.stopping.Load() {
+			return handOver()
+		}
 		msgs, err := w.Store.TakeNotices(ctx, p.MeetingID, NoticesBatch)
 		if err != nil {
 			return err
@@ -57,17 +74,7 @@ func (w *Worker) handleNotices(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if w.Now().After(until) {
-			next := p
-			next.Run++
-			task, err := newNoticesTask(next)
-			if err != nil {
-				return err
-			}
-			if err := enqueue(ctx, w.Queue.Enqueuer, task); err != nil {
-				return err
-			}
-			log.Info("notices: handed over to the next run", "sent", sent, "skipped", skipped, "run", next.Run)
-			return nil
+			return handOver()
 		}
 	}
 }
@@ -134,6 +141,16 @@ func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID st
 		}
 		data := templates.Data{Meeting: m, Registration: regs[i], Message: msg, Now: m.UpdatedAt}
 		sem <- struct{}{}
+		if w.stopping.Load() {
+			// The worker is stopping: leave the notices not started for
+			// the run this one hands over to.
+			<-sem
+			skipped++
+			if err := w.finish(ctx, msg, store.OutcomeRetry, ""); err != nil {
+				fail(err)
+			}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -144,7 +161,11 @@ func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID st
 				sent++
 				mu.Unlock()
 			case convene.IsPermanent(err):
-				// Recorded as bounced, and dropped from the outbox.
+				// Recorded as bounced. Its own email job ends archived at
+				// once, so that ops see the bounce among the failed jobs.
+				if herr := w.handOff(ctx, l, msg, err); herr != nil {
+					fail(herr)
+				}
 			default:
 				// The claim is released: the message gets a job of its
 				// own, retried with backoff like any email.
@@ -159,14 +180,18 @@ func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID st
 }
 
 // handOff gives a notice an email job of its own, to run after the retry
-// delay of its failure (cause), and drops it from the notices outbox. An
+// delay of its failure (cause; at once for a bounce, which that job then
+// archives), and drops it from the notices outbox. An
 // email job for the same message that already exists will do.
 func (w *Worker) handOff(ctx context.Context, log *slog.Logger, msg convene.Message, cause error) error {
 	task, err := NewEmailTask(msg)
 	if err != nil {
 		return err
 	}
-	delay := RetryDelay(0, cause, task)
+	delay := time.Duration(0)
+	if !convene.IsPermanent(cause) {
+		delay = RetryDelay(0, cause, task)
+	}
 	if _, err := w.Queue.Enqueuer.EnqueueContext(ctx, task, asynq.ProcessIn(delay)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("hand a notice to its own job: %w", err)
 	}

@@ -247,3 +247,42 @@ func TestNoticeHeldByAnotherRunIsNotSentTwice(t *testing.T) {
 		t.Fatalf("%d messages, want 2: the held notice is the other run's to send", n)
 	}
 }
+
+func TestBouncedNoticeEndsAsAnArchivedJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.worker.SendParallel = 1 // the first notice meets the fault
+	b.sink.SetFault(smtpsink.Fault{Code: 550, Stage: "data", Times: 1})
+	regs := b.registerMany("m1", 0, 3)
+	first := b.pendingNotices()[0]
+	b.serve()
+	checkOncePerRecipient(t, b.sink.WaitCount(t, 2, 10*time.Second))
+	var bounced convene.Registration
+	for _, r := range regs {
+		if r.ID == first.RegistrationID {
+			bounced = r
+		}
+	}
+	b.waitEmailStatus(bounced, convene.EmailBounced)
+	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo(jobs.QueueCritical, jobs.EmailTaskID(first))
+		if err == nil && info.State == asynq.TaskStateArchived {
+			if !strings.Contains(info.LastErr, "bounced") {
+				t.Errorf("archived job's error %q, want it to say the message bounced", info.LastErr)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bounced notice's job: %+v %v, want archived", info, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	if n := b.sink.Attempts(); n != 3 {
+		t.Errorf("%d SMTP attempts, want 3: a bounce is not tried again", n)
+	}
+	if left := b.pendingNotices(); len(left) != 0 {
+		t.Fatalf("notices left: %v", left)
+	}
+}

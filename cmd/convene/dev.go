@@ -15,7 +15,7 @@ import (
 // runDev runs web, worker and scheduler in one process on one Redis client.
 func runDev(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
 	m := metrics.New(asynq.NewInspectorFromRedisClient(rdb))
-	srv, closeWorker, err := startWorker(cfg, rdb, logger.With("component", "worker"), m)
+	rw, closeWorker, err := startWorker(cfg, rdb, logger.With("component", "worker"), m)
 	if err != nil {
 		return err
 	}
@@ -42,13 +42,13 @@ func runDev(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		cancel()
 		wg.Wait()
-		stopWorker(srv, logger)
+		rw.stop(logger)
 		return err
 	}
 	defer closeWeb()
 	err = serveHTTP(ctx, cfg, h, webLogger)
 	cancel()
 	wg.Wait()
-	stopWorker(srv, logger)
+	rw.stop(logger)
 	return err
 }

@@ -30,7 +30,7 @@ const workerShutdownTimeout = mailer.DefaultTimeout + 10*time.Second
 
 func runWorker(ctx context.Context, cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger) error {
 	m := metrics.New(nil)
-	srv, closeFn, err := startWorker(cfg, rdb, logger, m)
+	rw, closeFn, err := startWorker(cfg, rdb, logger, m)
 	if err != nil {
 		return err
 	}
@@ -43,13 +43,13 @@ func runWorker(ctx context.Context, cfg config.Config, rdb redis.UniversalClient
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	stopWorker(srv, logger)
+	rw.stop(logger)
 	return err
 }
 
 // startWorker starts an asynq server running every job, and returns it
 // with a function that releases what it holds (the SMTP pool).
-func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger, met *metrics.Metrics) (*asynq.Server, func(), error) {
+func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logger, met *metrics.Metrics) (*runningWorker, func(), error) {
 	m, err := mailer.New(cfg.MailURL, cfg.MailFrom, mailer.WithLogger(logger))
 	if err != nil {
 		return nil, nil, &config.Error{Var: "MAIL_URL or MAIL_FROM", Msg: err.Error()}
@@ -78,8 +78,9 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		Logger:    logger,
 		Now:       time.Now,
 		LockTTL:   2 * mailer.DefaultTimeout,
-		// As many notices at once as the mailer has connections.
-		SendParallel: mailer.DefaultPoolSize,
+		// As many notices at once as the mailer has connections, and no
+		// more than WORKER_CONCURRENCY allows jobs in flight.
+		SendParallel: min(mailer.DefaultPoolSize, cfg.WorkerConcurrency),
 		SweepAge:     cfg.SweepInterval,
 
 		Digests:        st,
@@ -94,11 +95,20 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		return nil, nil, err
 	}
 	logger.Info("worker started", "concurrency", cfg.WorkerConcurrency, "queues", jobs.Queues)
-	return srv, func() { client.Close(); m.Close() }, nil
+	return &runningWorker{srv: srv, worker: w}, func() { client.Close(); m.Close() }, nil
 }
 
-func stopWorker(srv *asynq.Server, logger *slog.Logger) {
+// runningWorker is a started asynq server and the jobs it runs.
+type runningWorker struct {
+	srv    *asynq.Server
+	worker *jobs.Worker
+}
+
+// stop tells the jobs to finish the sends they started and hand the rest
+// over, then waits for them (up to workerShutdownTimeout).
+func (r *runningWorker) stop(logger *slog.Logger) {
 	logger.Info("worker shutting down", "timeout", workerShutdownTimeout.String())
-	srv.Shutdown()
+	r.worker.Stop()
+	r.srv.Shutdown()
 	logger.Info("worker stopped")
 }
