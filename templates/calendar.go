@@ -118,6 +118,9 @@ func addCalAddress(e *ics.VEvent, prop ics.ComponentProperty, a convene.Address,
 	}})
 }
 
+// paramReplacer is built once: a Replacer prepares its tables on first use.
+var paramReplacer = strings.NewReplacer(`"`, `'`, `\`, `/`)
+
 // paramValue returns s as an RFC 5545 parameter value: on one line, quoted
 // when it holds , ; or :. A double quote cannot appear in a parameter value
 // at all (RFC 6868's ^' is read by few clients), so it becomes a single
@@ -125,7 +128,7 @@ func addCalAddress(e *ics.VEvent, prop ics.ComponentProperty, a convene.Address,
 // own among them) take for an escape, becomes a slash. The name is only a
 // label in the calendar; the email shows it unchanged.
 func paramValue(s string) string {
-	s = strings.NewReplacer(`"`, `'`, `\`, `/`).Replace(oneLine(s))
+	s = paramReplacer.Replace(oneLine(s))
 	if strings.ContainsAny(s, ",;:") {
 		return `"` + s + `"`
 	}

@@ -133,11 +133,15 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// lineBreaks turns every line break into "\n" (built once: a Replacer
+// prepares its tables on first use).
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n")
+
 // multiLine returns s with "\n" line breaks (from CRLF, CR and the Unicode
 // line separators), no other control characters but tabs, no trailing
 // spaces on its lines and no leading or trailing blank lines.
 func multiLine(s string) string {
-	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u2028", "\n", "\u2029", "\n", "\u0085", "\n").Replace(s)
+	s = lineBreaks.Replace(s)
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
 			return -1

@@ -161,8 +161,9 @@ func (p *mailPool) close() {
 	}
 }
 
-// handle is the baseline task handler: it renders a confirmation of about
-// 2 KB (text and HTML) and sends it on a pooled connection.
+// handle is the baseline task handler: it formats a confirmation shaped
+// like Convene's (text, HTML and an invite.ics attachment; about 3.6 KB,
+// Convene's is larger) and sends it on a pooled connection.
 func (p *mailPool) handle(ctx context.Context, t *asynq.Task) error {
 	var task mailTask
 	if err := json.Unmarshal(t.Payload(), &task); err != nil {
@@ -184,6 +185,8 @@ func (p *mailPool) handle(ctx context.Context, t *asynq.Task) error {
 	m.SetBodyString(gomail.TypeTextPlain, fmt.Sprintf(baselineText, task.Name, task.Registration, task.Name))
 	h := html.EscapeString(task.Name)
 	m.AddAlternativeString(gomail.TypeTextHTML, fmt.Sprintf(baselineHTML, h, task.Registration, task.Registration, h))
+	ics := fmt.Sprintf(baselineICS, task.Registration, task.Meeting, time.Now().UTC().Format("20060102T150405Z"), task.Name, task.To)
+	_ = m.AttachReader("invite.ics", strings.NewReader(ics), gomail.WithFileContentType(`text/calendar; charset=utf-8; method=REQUEST`))
 
 	var c *gomail.Client
 	select {
@@ -237,6 +240,15 @@ const baselineHTML = `<!DOCTYPE html>
 </table>
 </body></html>
 `
+
+// baselineICS is the baseline's calendar attachment: uid registration,
+// meeting, stamp, attendee name and address.
+const baselineICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//convene-bench//baseline//EN\r\nMETHOD:REQUEST\r\n" +
+	"BEGIN:VEVENT\r\nUID:%s@%s.convene.test\r\nDTSTAMP:%s\r\nSEQUENCE:1\r\n" +
+	"DTSTART:20261201T080000Z\r\nDTEND:20261201T160000Z\r\nSUMMARY:Benchmark meeting\r\n" +
+	"LOCATION:Palais des Nations\\, Room XVII\r\nORGANIZER;CN=Convene:mailto:no-reply@convene.test\r\n" +
+	"ATTENDEE;CN=%s;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:%s\r\nSTATUS:CONFIRMED\r\n" +
+	"END:VEVENT\r\nEND:VCALENDAR\r\n"
 
 // benchLogger hands asynq's warnings and errors to the benchmark's log.
 type benchLogger struct{ w io.Writer }

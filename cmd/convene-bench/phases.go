@@ -135,7 +135,7 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 // before the worker starts.
 func (b *bench) delivery(ctx context.Context, r *results) error {
 	n := b.sz.deliveries
-	baseRate, err := b.deliveryBaseline(ctx, n)
+	baseRate, baseSize, err := b.deliveryBaseline(ctx, n)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
@@ -170,32 +170,32 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 	}
 	took := msgs[n-1].at.Sub(start)
 	rate := float64(n) / took.Seconds()
-	b.logf("convene worker: %d confirmations in %.2f s = %.0f/s (the first %.0f ms after the start)", n, took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
+	b.logf("convene worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start)", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
 
 	r.DeliveryPerS, r.BaselineDeliveryPerS = rate, baseRate
-	r.note("delivery of %d queued confirmations: convene worker %.2f s = %.0f/s; baseline %.0f/s", n, took.Seconds(), rate, baseRate)
+	r.note("delivery of %d queued confirmations: convene worker %.2f s = %.0f/s (%.0f bytes each); baseline %.0f/s (%.0f bytes each)", n, took.Seconds(), rate, e.sink.meanSize(), baseRate, baseSize)
 	return nil
 }
 
 // deliveryBaseline enqueues n baseline tasks, then starts an asynq server
 // with concurrency 8 sending through 8 persistent go-mail connections, and
 // returns the confirmations/s from its start to the nth at the sink.
-func (b *bench) deliveryBaseline(ctx context.Context, n int) (float64, error) {
+func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64, err error) {
 	e, err := b.newEnv(ctx, "delivery-baseline")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer e.close()
 	rdb := e.redis.client()
 	defer rdb.Close()
 	if err := enqueueBaseline(ctx, rdb, n); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 
 	start := time.Now()
 	pool, err := newMailPool(ctx, e.sink.addr(), 8)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer pool.close()
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
@@ -207,17 +207,17 @@ func (b *bench) deliveryBaseline(ctx context.Context, n int) (float64, error) {
 		LogLevel:          asynq.WarnLevel,
 	})
 	if err := srv.Start(asynq.HandlerFunc(pool.handle)); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer srv.Shutdown()
 	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	took := msgs[n-1].at.Sub(start)
-	rate := float64(n) / took.Seconds()
-	b.logf("baseline worker: %d confirmations in %.2f s = %.0f/s (the first %.0f ms after the start)", n, took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
-	return rate, nil
+	rate = float64(n) / took.Seconds()
+	b.logf("baseline worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start)", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
+	return rate, e.sink.meanSize(), nil
 }
 
 // enqueueBaseline enqueues n baseline mail tasks from 16 goroutines.
@@ -356,6 +356,12 @@ func (b *bench) fanoutPhase(ctx context.Context, r *results) error {
 	due := time.Now().Add(3 * time.Second)
 	if err := e.addReminder(ctx, web, "big", due); err != nil {
 		return err
+	}
+	for _, p := range e.procs {
+		if p.mode == "worker" {
+			// From now until about 5 s after the due time.
+			defer e.profile(ctx, p, 8*time.Second)()
+		}
 	}
 	msgs, err := e.sink.wait(ctx, "reminder", n, waitTimeout(n)+3*time.Second)
 	if err != nil {

@@ -32,6 +32,8 @@ type sink struct {
 
 	mu     sync.Mutex
 	byKind map[string][]arrival
+	bytes  int64 // message bytes received, as the client sent them after DATA
+	count  int64 // messages received
 }
 
 func startSink() (*sink, error) {
@@ -63,7 +65,17 @@ func (s *sink) close() {
 	<-s.done
 }
 
-func (s *sink) record(h textproto.MIMEHeader) {
+// meanSize is the mean size of the messages received, in bytes.
+func (s *sink) meanSize() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.count == 0 {
+		return 0
+	}
+	return float64(s.bytes) / float64(s.count)
+}
+
+func (s *sink) record(h textproto.MIMEHeader, size int64) {
 	a := arrival{
 		kind:         h.Get("X-Convene-Kind"),
 		registration: h.Get("X-Convene-Registration"),
@@ -74,6 +86,8 @@ func (s *sink) record(h textproto.MIMEHeader) {
 	// order of arrival.
 	a.at = time.Now()
 	s.byKind[a.kind] = append(s.byKind[a.kind], a)
+	s.bytes += size
+	s.count++
 	s.mu.Unlock()
 }
 
@@ -130,10 +144,11 @@ func (ss *sinkSession) Logout() error                        { return nil }
 // Data reads the header, keeps what the figures need and discards the
 // rest of the message.
 func (ss *sinkSession) Data(r io.Reader) error {
+	cr := &countingReader{r: r}
 	if ss.br == nil {
-		ss.br = bufio.NewReaderSize(r, 8<<10)
+		ss.br = bufio.NewReaderSize(cr, 8<<10)
 	} else {
-		ss.br.Reset(r)
+		ss.br.Reset(cr)
 	}
 	h, err := textproto.NewReader(ss.br).ReadMIMEHeader()
 	if err != nil && err != io.EOF {
@@ -143,6 +158,18 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	if _, err := io.Copy(io.Discard, ss.br); err != nil {
 		return err
 	}
-	ss.s.record(h)
+	ss.s.record(h, cr.n)
 	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

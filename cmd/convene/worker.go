@@ -78,9 +78,10 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		Logger:    logger,
 		Now:       time.Now,
 		LockTTL:   2 * mailer.DefaultTimeout,
-		// As many notices at once as the mailer has connections, and no
-		// more than WORKER_CONCURRENCY allows jobs in flight.
-		SendParallel: min(mailer.DefaultPoolSize, cfg.WorkerConcurrency),
+		// Twice as many notices at once as the mailer has connections, so
+		// that each connection has the next message rendered and waiting,
+		// and no more than WORKER_CONCURRENCY allows jobs in flight.
+		SendParallel: min(2*mailer.DefaultPoolSize, cfg.WorkerConcurrency),
 		SweepAge:     cfg.SweepInterval,
 
 		Digests:        st,
