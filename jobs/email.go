@@ -87,8 +87,9 @@ type Worker struct {
 	// LockTTL is how long a ledger claim protects a send in progress; it
 	// must be longer than the longest send (the SMTP timeout).
 	LockTTL time.Duration
-	// SendParallel is how many registration notices are sent at once (the
-	// SMTP pool's size; default 1).
+	// SendParallel is how many registration notices a notices job renders
+	// and sends at once (default 1). Above the SMTP pool's size, each
+	// connection finds the next message rendered when it is free.
 	SendParallel int
 	// NoticesRunFor is how long one run of a notices job takes batches
 	// before it hands over to a new run, so that no run holds a worker

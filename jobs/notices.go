@@ -18,8 +18,9 @@ import (
 
 // handleNotices sends a meeting's pending registration notices
 // (confirmations and waiting-list notices): it takes them NoticesBatch at a
-// time, claims each batch in the ledger in one round trip, and sends it
-// over up to SendParallel SMTP connections at once, until none is left.
+// time, claims each batch in the ledger in one round trip, and renders and
+// sends SendParallel of them at once over the SMTP pool, until none is
+// left.
 // One such job runs per meeting with notices pending (store.Register says
 // when to start one), so a registration costs one asynq job only when none
 // runs, and a burst of registrations is sent in batches.
