@@ -15,6 +15,7 @@ const (
 	EUNSUPPORTED  = "unsupported"  // the request's media type is not accepted
 	EUNAUTHORIZED = "unauthorized" // no or wrong credentials
 	ETOOMANY      = "too_many"     // too many requests from one client or for one address
+	ETIMEOUT      = "timeout"      // the request did not arrive in time
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -182,4 +183,58 @@ func aofContains(t testing.TB, dir, needle string) string {
 		return nil
 	})
 	return found
+}
+
+// TestSlowBodyIsCutOffAndStoresNothing: a client that sends its headers at
+// once and then its body a byte at a time is cut off by the read timeout
+// (15 s) with a 408, and nothing is stored.
+func TestSlowBodyIsCutOffAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	web := s.start(t, "web")
+	createMeeting(t, web, "m1", 0)
+	host := strings.TrimPrefix(web.addr, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"name":"Slow Sender","email":"slow@example.org"}`
+	start := time.Now()
+	if _, err := fmt.Fprintf(conn, "POST /v1/meetings/m1/registrations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body)); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(conn)
+		answered <- string(b)
+	}()
+	var answer string
+	// A byte every 500 ms: the body would take 25 s.
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	giveUp := time.After(30 * time.Second)
+send:
+	for i := 0; ; i++ {
+		select {
+		case answer = <-answered:
+			break send
+		case <-ticker.C:
+			if i < len(body)-1 { // never the last byte
+				_, _ = conn.Write([]byte{body[i]})
+			}
+		case <-giveUp:
+			t.Fatal("a client sending its body too slowly was not cut off")
+		}
+	}
+	took := time.Since(start)
+	if took < 14*time.Second || took > 20*time.Second {
+		t.Fatalf("cut off after %v, want about 15 s (the read timeout)", took)
+	}
+	if !strings.HasPrefix(answer, "HTTP/1.1 408 ") || !strings.Contains(answer, `"error"`) {
+		t.Fatalf("answer %q, want a 408 with a JSON error", answer)
+	}
+	if code, res := call(t, "GET", web.addr+"/v1/meetings/m1/registrations", organiser, ""); code != 200 || strings.Contains(fmt.Sprint(res), "slow@example.org") {
+		t.Fatalf("registrations after the cut-off: %d %v, want none", code, res)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ var statusOf = map[string]int{
 	convene.ENOTFOUND:     http.StatusNotFound,
 	convene.ECONFLICT:     http.StatusConflict,
 	convene.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	convene.ETIMEOUT:      http.StatusRequestTimeout,
 	convene.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	convene.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	convene.EINTERNAL:     http.StatusInternalServerError,
@@ -101,9 +103,13 @@ func decodeError(err error) error {
 		syntax   *json.SyntaxError
 		typeErr  *json.UnmarshalTypeError
 	)
+	var netErr net.Error
 	switch {
 	case errors.As(err, &tooLarge):
 		return convene.Errorf(convene.ETOOLARGE, "request body must be at most %d bytes", MaxBodyBytes)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The server's read timeout cut a body that came too slowly.
+		return convene.Errorf(convene.ETIMEOUT, "the request body did not arrive in time")
 	case errors.As(err, &syntax):
 		return convene.Errorf(convene.EINVALID, "malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typeErr):
