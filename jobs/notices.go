@@ -161,15 +161,12 @@ func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID st
 				mu.Lock()
 				sent++
 				mu.Unlock()
-			case convene.IsPermanent(err):
-				// Recorded as bounced. Its own email job ends archived at
-				// once, so that ops see the bounce among the failed jobs.
-				if herr := w.handOff(ctx, l, msg, err); herr != nil {
-					fail(herr)
-				}
 			default:
-				// The claim is released: the message gets a job of its
-				// own, retried with backoff like any email.
+				// Not sent, and the ledger says why: bounced (its own
+				// email job ends archived at once, so that ops see the
+				// bounce among the failed jobs) or failed for now (the
+				// claim is released; its own job retries it with backoff
+				// like any email).
 				if herr := w.handOff(ctx, l, msg, err); herr != nil {
 					fail(herr)
 				}
@@ -182,8 +179,8 @@ func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID st
 
 // handOff gives a notice an email job of its own, to run after the retry
 // delay of its failure (cause; at once for a bounce, which that job then
-// archives), and drops it from the notices outbox. An
-// email job for the same message that already exists will do.
+// archives), and drops it from the notices outbox. An email job for the
+// same message that already exists will do.
 func (w *Worker) handOff(ctx context.Context, log *slog.Logger, msg convene.Message, cause error) error {
 	task, err := NewEmailTask(msg)
 	if err != nil {
