@@ -441,6 +441,57 @@ func TestWorkerKilledWhileTheSMTPServerIsSlowSendsTheEmailOnce(t *testing.T) {
 	}
 }
 
+// TestWorkerKilledMidBatchSendsEveryNoticeOnce: a notices job claims its
+// whole batch, then sends one notice at a time (WORKER_CONCURRENCY=1); the
+// worker is killed while the first waits for the server. The claims of the
+// dead run hold every notice of the batch for 60 s; after that the next
+// worker sends each of them, once.
+func TestWorkerKilledMidBatchSendsEveryNoticeOnce(t *testing.T) {
+	t.Parallel()
+	s := newSystem(t)
+	s.sink.SetFault(smtpsink.Fault{Delay: 20 * time.Second, Times: 1})
+	web := s.start(t, "web")
+	createMeeting(t, web, "m1", 0)
+	var ids []string
+	for i := range 5 {
+		code, id := registerParticipant(t, web, "m1", fmt.Sprintf("Participant %d", i), fmt.Sprintf("p%d@example.org", i))
+		if code != http.StatusCreated {
+			t.Fatalf("register %d: %d", i, code)
+		}
+		ids = append(ids, id)
+	}
+	worker := s.start(t, "worker", "WORKER_CONCURRENCY=1")
+	pollUntil(t, 20*time.Second, "the worker reaches DATA", func() bool { return s.sink.Attempts() == 1 })
+	// A time gap, not synchronisation: as in
+	// TestWorkerKilledWhileTheSMTPServerIsSlowSendsTheEmailOnce, it lets the
+	// body arrive so that the kill lands while the worker waits.
+	time.Sleep(time.Second)
+	worker.kill()
+	killed := time.Now()
+	if n := s.sink.Count(); n != 0 {
+		t.Fatalf("the sink accepted %d messages although the sender died before the first reply", n)
+	}
+	for _, id := range ids {
+		if l := confirmationLedger(t, s, "m1", id); !strings.HasPrefix(l, "p:") {
+			t.Fatalf("ledger of %s after the kill: %q, want the dead run's claim p:<ms> on every notice of the batch", id, l)
+		}
+	}
+
+	next := s.start(t, "worker")
+	s.sink.WaitCount(t, len(ids), 180*time.Second)
+	t.Logf("every notice arrived %v after the kill", time.Since(killed).Round(time.Second))
+	sinkStaysAtMost(t, s.sink, len(ids), 5*time.Second)
+	got := countPerRegistration(s.sink.Messages())
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Fatalf("registration %s got %d emails, want 1:%v\nworker:\n%s", id, got[id], describeMsgs(s.sink.Messages()), next.output())
+		}
+	}
+	for _, id := range ids {
+		pollUntil(t, 10*time.Second, "email_status sent", func() bool { return emailStatusOf(web, "m1", id) == "sent" })
+	}
+}
+
 // TestWorkerKilledAfterTheLedgerWriteSendsNoSecondCopy: the worker dies
 // after the server accepted the email and the ledger recorded it, but
 // before asynq marked the task done. asynq runs the task again; the ledger
