@@ -635,3 +635,29 @@ func TestRetryDelays(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAgainAfterCancellationKeepsTheLedger: a confirmation was sent,
+// then the registration was cancelled, then asynq runs the email job
+// again. The run sends nothing and leaves the ledger's record of the send.
+func TestRunAgainAfterCancellationKeepsTheLedger(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.register("m1", 0, "ada@example.org")
+	msg := convene.NoticeMessage(r)
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, msg)); err != nil {
+		t.Fatal(err)
+	}
+	b.sink.WaitCount(t, 1, 5*time.Second)
+	if _, _, err := b.store.CancelRegistration(b.ctx, "m1", r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.mux.ProcessTask(b.ctx, emailTask(t, msg)); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.sink.Count(); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+	if c, err := b.store.ClaimMessage(b.ctx, msg, time.Minute); err != nil || c != store.ClaimSent {
+		t.Fatalf("ledger after the second run: %q (%v), want sent", c, err)
+	}
+}
