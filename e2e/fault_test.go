@@ -389,6 +389,20 @@ func TestRedisPausedLongerThanTheLeaseSendsNoSecondCopy(t *testing.T) {
 	}
 }
 
+// killAtData SIGKILLs worker while the sink, under a Delay fault, sits on
+// the worker's first message, and returns when it did.
+func killAtData(t *testing.T, s *system, worker *process) time.Time {
+	t.Helper()
+	pollUntil(t, 20*time.Second, "the worker reaches DATA", func() bool { return s.sink.Attempts() == 1 })
+	// A time gap, not synchronisation: the sink counts DATA before it has
+	// read the body, and starts its delay only after. One second lets the
+	// body arrive, so the kill lands while the worker waits for the reply
+	// (the callers check that the server accepted nothing before the kill).
+	time.Sleep(time.Second)
+	worker.kill()
+	return time.Now()
+}
+
 // TestWorkerKilledWhileTheSMTPServerIsSlowSendsTheEmailOnce: a worker is
 // killed (SIGKILL) while the SMTP server sits on the message; the server
 // never accepted it, so it must still go out — once — through asynq's
@@ -404,14 +418,7 @@ func TestWorkerKilledWhileTheSMTPServerIsSlowSendsTheEmailOnce(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("register: %d", code)
 	}
-	pollUntil(t, 20*time.Second, "the worker reaches DATA", func() bool { return s.sink.Attempts() == 1 })
-	// A time gap, not synchronisation: the sink counts DATA before it has
-	// read the body, and starts its 20 s delay only after. One second lets
-	// the body arrive, so the kill lands while the worker waits for the
-	// reply (checked below: the delay fault was used up by this attempt).
-	time.Sleep(time.Second)
-	worker.kill()
-	killed := time.Now()
+	killed := killAtData(t, s, worker)
 	if n := s.sink.Count(); n != 0 {
 		t.Fatalf("the sink accepted %d messages although the sender died before the reply", n)
 	}
@@ -461,13 +468,7 @@ func TestWorkerKilledMidBatchSendsEveryNoticeOnce(t *testing.T) {
 		ids = append(ids, id)
 	}
 	worker := s.start(t, "worker", "WORKER_CONCURRENCY=1")
-	pollUntil(t, 20*time.Second, "the worker reaches DATA", func() bool { return s.sink.Attempts() == 1 })
-	// A time gap, not synchronisation: as in
-	// TestWorkerKilledWhileTheSMTPServerIsSlowSendsTheEmailOnce, it lets the
-	// body arrive so that the kill lands while the worker waits.
-	time.Sleep(time.Second)
-	worker.kill()
-	killed := time.Now()
+	killed := killAtData(t, s, worker)
 	if n := s.sink.Count(); n != 0 {
 		t.Fatalf("the sink accepted %d messages although the sender died before the first reply", n)
 	}

@@ -29,7 +29,7 @@ type Store interface {
 	ClaimMessages(ctx context.Context, meetingID string, registrationIDs []string, kind, variant string, lockTTL time.Duration) ([]store.Claim, error)
 	ClaimSend(ctx context.Context, msg convene.Message, lockTTL time.Duration) (convene.Meeting, convene.Registration, store.Claim, error)
 	TakeNotices(ctx context.Context, meetingID string, max int) ([]convene.Message, error)
-	ClaimNotices(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []store.Claim, []convene.Registration, error)
+	ClaimSends(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []store.Claim, []convene.Registration, error)
 	FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error
 	StaleIntents(ctx context.Context, before time.Time, limit int) ([]convene.Intent, error)
 	Done(ctx context.Context, in convene.Intent) error

@@ -84,7 +84,7 @@ func (w *Worker) handleNotices(ctx context.Context, t *asynq.Task) error {
 // returns how many were sent and how many were skipped or handed on; an
 // error means some could not be accounted for and stay pending.
 func (w *Worker) sendNotices(ctx context.Context, log *slog.Logger, meetingID string, msgs []convene.Message) (sent, skipped int, err error) {
-	m, claims, regs, err := w.Store.ClaimNotices(ctx, meetingID, msgs, w.LockTTL)
+	m, claims, regs, err := w.Store.ClaimSends(ctx, meetingID, msgs, w.LockTTL)
 	if convene.ErrorCode(err) == convene.ENOTFOUND {
 		for _, msg := range msgs {
 			if err := w.Store.Done(ctx, convene.EmailIntent(msg)); err != nil {

@@ -14,33 +14,36 @@ import (
 	"convene/store"
 )
 
-// registerMany registers n participants for a new meeting of the given
-// capacity through the store, and enqueues the jobs of the intents the
-// registrations returned, as the web process does.
+// registerMany creates a meeting of the given capacity and registers n
+// participants, dispatching their intents as the web process does.
 func (b *bundle) registerMany(meetingID string, capacity, n int) []convene.Registration {
 	b.t.Helper()
-	title, starts, tz := "Training on "+meetingID, time.Now().Add(72*time.Hour).Format(time.RFC3339), "Europe/Zurich"
-	m, err := convene.NewMeeting(convene.MeetingInput{ID: &meetingID, Title: &title, StartsAt: &starts, Timezone: &tz, Capacity: &capacity}, nil, time.Now())
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if _, err := b.store.CreateMeeting(b.ctx, m); err != nil {
-		b.t.Fatal(err)
-	}
-	regs := []convene.Registration{}
-	for i := range n {
-		r, intents, err := b.store.Register(b.ctx, b.registration(meetingID, fmt.Sprintf("p%03d@example.org", i)))
-		if err != nil {
-			b.t.Fatal(err)
+	b.createMeeting(meetingID, time.Now().Add(72*time.Hour), capacity)
+	return b.registerN(meetingID, n)
+}
+
+// waitFor polls cond until it holds, failing after timeout.
+func (b *bundle) waitFor(timeout time.Duration, what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not within %v; logs:\n%s", what, timeout, b.logs)
 		}
-		for _, in := range intents {
-			if err := b.worker.Queue.Enqueue(b.ctx, in); err != nil {
-				b.t.Fatal(err)
-			}
-		}
-		regs = append(regs, r)
+		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	return regs
+}
+
+// byID returns the registration of regs with that id.
+func byID(t *testing.T, regs []convene.Registration, id string) convene.Registration {
+	t.Helper()
+	for _, r := range regs {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("no registration %s", id)
+	return convene.Registration{}
 }
 
 // pendingTasks counts the pending tasks of type typ in the critical queue.
@@ -165,13 +168,9 @@ func TestNoticesJobHandsOverToANewRun(t *testing.T) {
 	b.registerMany("m1", 0, 120)
 	b.serve()
 	checkOncePerRecipient(t, b.sink.WaitCount(t, 120, 20*time.Second))
-	deadline := time.Now().Add(10 * time.Second)
-	for b.jobRuns(jobs.TypeNotices) < 3 || len(b.pendingNotices()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d runs, %d notices left; want a run per batch of %d and none left", b.jobRuns(jobs.TypeNotices), len(b.pendingNotices()), jobs.NoticesBatch)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	b.waitFor(10*time.Second, fmt.Sprintf("a run per batch of %d and no notice left", jobs.NoticesBatch), func() bool {
+		return b.jobRuns(jobs.TypeNotices) >= 3 && len(b.pendingNotices()) == 0
+	})
 	if n := b.sink.Count(); n != 120 {
 		t.Fatalf("%d messages, want 120", n)
 	}
@@ -197,12 +196,7 @@ func TestNoticeFailingForNowGetsAJobOfItsOwn(t *testing.T) {
 	if left := b.pendingNotices(); len(left) != 0 {
 		t.Fatalf("notices left: %v", left)
 	}
-	var failed convene.Registration
-	for _, r := range regs {
-		if r.ID == first.RegistrationID {
-			failed = r
-		}
-	}
+	failed := byID(t, regs, first.RegistrationID)
 	if s := b.emailStatus(failed); s != convene.EmailRetrying {
 		t.Fatalf("email status of the failed notice %q, want retrying", s)
 	}
@@ -236,13 +230,9 @@ func TestNoticeHeldByAnotherRunIsNotSentTwice(t *testing.T) {
 	if err := insp.RunTask(jobs.QueueCritical, id); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(b.logs.String(), `"msg":"email already handled"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the handed-on job did not run; logs:\n%s", b.logs)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	b.waitFor(10*time.Second, "the handed-on job runs", func() bool {
+		return strings.Contains(b.logs.String(), `"msg":"email already handled"`)
+	})
 	if n := b.sink.Count(); n != 2 {
 		t.Fatalf("%d messages, want 2: the held notice is the other run's to send", n)
 	}
@@ -257,27 +247,15 @@ func TestBouncedNoticeEndsAsAnArchivedJob(t *testing.T) {
 	first := b.pendingNotices()[0]
 	b.serve()
 	checkOncePerRecipient(t, b.sink.WaitCount(t, 2, 10*time.Second))
-	var bounced convene.Registration
-	for _, r := range regs {
-		if r.ID == first.RegistrationID {
-			bounced = r
-		}
-	}
+	bounced := byID(t, regs, first.RegistrationID)
 	b.waitEmailStatus(bounced, convene.EmailBounced)
 	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	b.waitFor(10*time.Second, "the bounced notice's job archived", func() bool {
 		info, err := insp.GetTaskInfo(jobs.QueueCritical, jobs.EmailTaskID(first))
-		if err == nil && info.State == asynq.TaskStateArchived {
-			if !strings.Contains(info.LastErr, "bounced") {
-				t.Errorf("archived job's error %q, want it to say the message bounced", info.LastErr)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bounced notice's job: %+v %v, want archived", info, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+	if info, _ := insp.GetTaskInfo(jobs.QueueCritical, jobs.EmailTaskID(first)); !strings.Contains(info.LastErr, "bounced") {
+		t.Errorf("archived job's error %q, want it to say the message bounced", info.LastErr)
 	}
 	if n := b.sink.Attempts(); n != 3 {
 		t.Errorf("%d SMTP attempts, want 3: a bounce is not tried again", n)

@@ -42,8 +42,8 @@ func (s *Store) NewDoneBatcher(logger *slog.Logger) *DoneBatcher {
 // drops it at once, so a burst slows down rather than piles up.
 // After Close it drops it at once too.
 func (b *DoneBatcher) Done(ctx context.Context, in convene.Intent) error {
-	if in.Type == convene.IntentNotices {
-		return nil // not an outbox entry
+	if !inOutbox(in) {
+		return nil
 	}
 	b.mu.RLock()
 	queued := false

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -46,49 +45,13 @@ func (s *Store) ClaimMessage(ctx context.Context, msg convene.Message, lockTTL t
 }
 
 // ClaimSend loads msg's meeting and registration and claims msg in the
-// ledger (see ClaimMessage), in one round trip. The error is ENOTFOUND
-// when the meeting does not exist (nothing is claimed then); a missing
-// registration is ClaimGone. The registration's hash holds its ledger, so
-// the claim sees the same state as the registration it returns.
+// ledger (see ClaimMessage), in one round trip: ClaimSends for one message.
 func (s *Store) ClaimSend(ctx context.Context, msg convene.Message, lockTTL time.Duration) (convene.Meeting, convene.Registration, Claim, error) {
-	keys := []string{s.meetingKey(msg.MeetingID), s.regKey(msg.MeetingID, msg.RegistrationID), s.waitKey(msg.MeetingID)}
-	now := strconv.FormatInt(s.now().UnixMilli(), 10)
-	res, err := claimSendScript.Run(ctx, s.rdb, keys, ledgerField(msg), now, strconv.FormatInt(lockTTL.Milliseconds(), 10), msg.RegistrationID).Slice()
-	if err != nil {
-		return convene.Meeting{}, convene.Registration{}, "", wrap(err, "claim %s", msg.Key())
-	}
-	if len(res) != 4 {
-		return convene.Meeting{}, convene.Registration{}, "", fmt.Errorf("claim %s: unexpected answer %v", msg.Key(), res)
-	}
-	answer, _ := res[0].(string)
-	if answer == "nomeeting" {
-		return convene.Meeting{}, convene.Registration{}, "", convene.Errorf(convene.ENOTFOUND, "meeting %q not found", msg.MeetingID)
-	}
-	m, err := parseMeeting(msg.MeetingID, pairs(res[1]))
+	m, claims, regs, err := s.ClaimSends(ctx, msg.MeetingID, []convene.Message{msg}, lockTTL)
 	if err != nil {
 		return convene.Meeting{}, convene.Registration{}, "", err
 	}
-	var r convene.Registration
-	if h := pairs(res[2]); len(h) > 0 {
-		r = parseRegistration(msg.MeetingID, msg.RegistrationID, h)
-		if rank, ok := res[3].(int64); ok && rank >= 0 && r.Status == convene.StatusWaitlisted {
-			r.Position = int(rank) + 1
-		}
-	}
-	return m, r, Claim(answer), nil
-}
-
-// pairs turns a Lua array of field, value, field, value… (HGETALL inside
-// a script) into a map.
-func pairs(v any) map[string]string {
-	a, _ := v.([]any)
-	h := make(map[string]string, len(a)/2)
-	for i := 0; i+1 < len(a); i += 2 {
-		k, _ := a[i].(string)
-		val, _ := a[i+1].(string)
-		h[k] = val
-	}
-	return h
+	return m, regs[0], claims[0], nil
 }
 
 // ClaimMessages claims one message kind and variant for many registrations

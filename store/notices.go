@@ -36,12 +36,13 @@ func (s *Store) TakeNotices(ctx context.Context, meetingID string, max int) ([]c
 	return out, nil
 }
 
-// ClaimNotices loads the meeting and the registrations of msgs (messages of
+// ClaimSends loads the meeting and the registrations of msgs (messages of
 // that meeting) and claims each message in the delivery ledger (see
-// ClaimMessage), all in one round trip. Answers are in the order of msgs; a
+// ClaimMessage), all in one round trip. The registration's hash holds its
+// ledger, so each claim sees the same state as the registration returned. Answers are in the order of msgs; a
 // registration that no longer exists is ClaimGone with a zero
 // Registration. The error is ENOTFOUND when the meeting does not exist.
-func (s *Store) ClaimNotices(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []Claim, []convene.Registration, error) {
+func (s *Store) ClaimSends(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []Claim, []convene.Registration, error) {
 	keys := make([]string, 0, 2+len(msgs))
 	keys = append(keys, s.meetingKey(meetingID), s.waitKey(meetingID))
 	args := make([]any, 0, 2+2*len(msgs))
@@ -53,15 +54,15 @@ func (s *Store) ClaimNotices(ctx context.Context, meetingID string, msgs []conve
 	for _, m := range msgs {
 		args = append(args, m.RegistrationID)
 	}
-	res, err := claimNoticesScript.Run(ctx, s.rdb, keys, args...).Slice()
+	res, err := claimSendsScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
-		return convene.Meeting{}, nil, nil, wrap(err, "claim %d notices of meeting %s", len(msgs), meetingID)
+		return convene.Meeting{}, nil, nil, wrap(err, "claim %d messages of meeting %s", len(msgs), meetingID)
 	}
 	if len(res) == 0 || len(pairs(res[0])) == 0 {
 		return convene.Meeting{}, nil, nil, convene.Errorf(convene.ENOTFOUND, "meeting %q not found", meetingID)
 	}
 	if len(res) != 1+3*len(msgs) {
-		return convene.Meeting{}, nil, nil, fmt.Errorf("claim notices of meeting %s: %d answers for %d messages", meetingID, len(res), len(msgs))
+		return convene.Meeting{}, nil, nil, fmt.Errorf("claim messages of meeting %s: %d answers for %d messages", meetingID, len(res), len(msgs))
 	}
 	m, err := parseMeeting(meetingID, pairs(res[0]))
 	if err != nil {
@@ -80,4 +81,17 @@ func (s *Store) ClaimNotices(ctx context.Context, meetingID string, msgs []conve
 		}
 	}
 	return m, claims, regs, nil
+}
+
+// pairs turns a Lua array of field, value, field, value… (HGETALL inside
+// a script) into a map.
+func pairs(v any) map[string]string {
+	a, _ := v.([]any)
+	h := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		k, _ := a[i].(string)
+		val, _ := a[i+1].(string)
+		h[k] = val
+	}
+	return h
 }

@@ -14,8 +14,8 @@ import (
 // Done drops an intent from its meeting's outbox: its job is now known to
 // asynq, so the sweep need not enqueue it.
 func (s *Store) Done(ctx context.Context, in convene.Intent) error {
-	if in.Type == convene.IntentNotices {
-		return nil // not an outbox entry
+	if !inOutbox(in) {
+		return nil
 	}
 	if err := s.rdb.ZRem(ctx, s.outboxOf(in), in.Key()).Err(); err != nil {
 		return wrap(err, "outbox: drop %s", in.Key())

@@ -64,6 +64,10 @@ func (s *Store) waitKey(mid string) string    { return s.tag(mid) + ":w" }
 func (s *Store) outboxKey(mid string) string  { return s.tag(mid) + ":q" }
 func (s *Store) noticesKey(mid string) string { return s.tag(mid) + ":n" }
 
+// inOutbox reports whether an intent is an outbox entry. A NoticesIntent
+// is not: the meeting records that its notices job runs instead.
+func inOutbox(in convene.Intent) bool { return in.Type != convene.IntentNotices }
+
 // outboxOf is the outbox that holds an intent: the notices outbox for a
 // registration's first notice, the outbox otherwise.
 func (s *Store) outboxOf(in convene.Intent) string {
