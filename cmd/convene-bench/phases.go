@@ -233,7 +233,7 @@ func enqueueBaseline(ctx context.Context, rdb *redis.Client, n int) error {
 			for i := range work {
 				payload, _ := json.Marshal(mailTask{
 					To: fmt.Sprintf("p%d@example.org", i), Name: fmt.Sprintf("Participant %d", i),
-					Registration: fmt.Sprintf("r-%d", i), Meeting: "bench",
+					Registration: fmt.Sprintf("r-%016d", i), Meeting: "bench", // as long as Convene's ids
 				})
 				if _, err := client.EnqueueContext(ctx, asynq.NewTask(baselineTaskType, payload, asynq.Queue(baselineQueue))); err != nil {
 					errc <- err
