@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -84,12 +87,15 @@ func answer(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body+"\n")
 }
 
-// startBaselineIntake serves baselineIntake on 127.0.0.1 with a free port
-// and returns its base URL and a function that stops it.
-func startBaselineIntake(rdb *redis.Client) (string, func(), error) {
+// serveBaselineIntake serves baselineIntake on 127.0.0.1 with a free port,
+// says where as the JSON log line convene web writes ({"msg":"web
+// listening","addr":…}), and serves until ctx ends.
+func serveBaselineIntake(ctx context.Context, redisSocket string) error {
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket, PoolSize: 64, MinIdleConns: 4})
+	defer rdb.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/meetings/{id}/registrations", &baselineIntake{rdb: rdb, queue: asynq.NewClientFromRedisClient(rdb)})
@@ -100,8 +106,75 @@ func startBaselineIntake(rdb *redis.Client) (string, func(), error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	line, _ := json.Marshal(map[string]string{"msg": "web listening", "addr": ln.Addr().String()})
+	fmt.Println(string(line))
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// roleEnv, when set, makes the program one of the benchmark's baseline
+// processes instead of the benchmark (main and TestMain look at it first).
+const roleEnv = "CONVENE_BENCH_ROLE"
+
+// The roles of the baseline processes.
+const (
+	baselineWebRole    = "baseline-web"
+	baselineWorkerRole = "baseline-worker"
+)
+
+// runRole runs the baseline process role names until SIGTERM and returns
+// its exit code. The baselines run as processes of their own, as convene's
+// do, so that they too reach Redis, the sink and the load generator across
+// processes and share no Go runtime with them.
+func runRole(role string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch role {
+	case baselineWebRole:
+		err = serveBaselineIntake(ctx, os.Getenv("BASELINE_REDIS_SOCKET"))
+	case baselineWorkerRole:
+		err = baselineWorker(ctx, os.Getenv("BASELINE_REDIS_SOCKET"), os.Getenv("BASELINE_SMTP_ADDR"))
+	default:
+		err = fmt.Errorf("unknown %s %q", roleEnv, role)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "convene-bench %s: %v\n", role, err)
+		return 1
+	}
+	return 0
+}
+
+// baselineWorker is the minimal asynq worker: concurrency 8, polling every
+// 20 ms like convene's worker, sending through 8 persistent go-mail
+// connections to smtpAddr. It runs until ctx ends.
+func baselineWorker(ctx context.Context, redisSocket, smtpAddr string) error {
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: redisSocket, PoolSize: 64, MinIdleConns: 4})
+	defer rdb.Close()
+	pool, err := newMailPool(ctx, smtpAddr, 8)
+	if err != nil {
+		return err
+	}
+	defer pool.close()
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:       8,
+		Queues:            map[string]int{baselineQueue: 1},
+		TaskCheckInterval: 20 * time.Millisecond,
+		Logger:            benchLogger{os.Stderr},
+		LogLevel:          asynq.WarnLevel,
+	})
+	if err := srv.Start(asynq.HandlerFunc(pool.handle)); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	srv.Shutdown()
+	return nil
 }
 
 // mailTask is the payload of a baseline task.

@@ -4,11 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary serve as the benchmark's helper processes
+// (the baseline worker), as the command's own binary does.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role))
+	}
+	os.Exit(m.Run())
+}
 
 // jsonFields are the fields of the last line, as the issue that asked for
 // the command lists them.

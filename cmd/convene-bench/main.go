@@ -1,7 +1,9 @@
 // Command convene-bench measures Convene's throughput and latencies through
 // the real processes, next to minimal baselines driven by the same load
 // generator in the same run, and prints a table and, as its last line, one
-// JSON object of figures.
+// JSON object of figures. The baselines run as processes of their own, as
+// convene's do: the command runs its own binary again with
+// CONVENE_BENCH_ROLE=baseline-web or baseline-worker.
 //
 // Usage:
 //
@@ -61,6 +63,9 @@ import (
 )
 
 func main() {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -79,21 +79,17 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 		return res, nil
 	}
 
-	// The baseline, in this process, on its own Redis.
+	// The baseline, a process of its own, on its own Redis.
 	e, err := b.newEnv(ctx, "intake-baseline")
 	if err != nil {
 		return err
 	}
-	rdb := e.redis.client()
-	base, stopBase, err := startBaselineIntake(rdb)
+	base, err := e.startBaseline(ctx, baselineWebRole)
 	if err != nil {
-		rdb.Close()
 		e.close()
 		return err
 	}
-	baseRes, err := measure(base)
-	stopBase()
-	rdb.Close()
+	baseRes, err := measure(base.addr)
 	e.close()
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
@@ -177,9 +173,12 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 	return nil
 }
 
-// deliveryBaseline enqueues n baseline tasks, then starts an asynq server
-// with concurrency 8 sending through 8 persistent go-mail connections, and
-// returns the confirmations/s from its start to the nth at the sink.
+// deliveryBaseline enqueues n baseline tasks, then starts the baseline
+// worker process (an asynq server with concurrency 8 sending through 8
+// persistent go-mail connections), and returns the confirmations/s from its
+// start to the nth at the sink. Like convene's worker, it is a process of
+// its own, so it reaches the sink and Redis across processes as convene
+// does, and shares no Go runtime with the sink.
 func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64, err error) {
 	e, err := b.newEnv(ctx, "delivery-baseline")
 	if err != nil {
@@ -193,26 +192,13 @@ func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64
 	}
 
 	start := time.Now()
-	pool, err := newMailPool(ctx, e.sink.addr(), 8)
+	p, err := e.startBaseline(ctx, baselineWorkerRole)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer pool.close()
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency: 8,
-		Queues:      map[string]int{baselineQueue: 1},
-		// convene's worker polls every 20 ms; so does the baseline.
-		TaskCheckInterval: 20 * time.Millisecond,
-		Logger:            benchLogger{b.log},
-		LogLevel:          asynq.WarnLevel,
-	})
-	if err := srv.Start(asynq.HandlerFunc(pool.handle)); err != nil {
-		return 0, 0, err
-	}
-	defer srv.Shutdown()
 	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%w (the baseline worker's log: %s)", err, p.log)
 	}
 	took := msgs[n-1].at.Sub(start)
 	rate = float64(n) / took.Seconds()

@@ -112,6 +112,34 @@ func (e *env) start(ctx context.Context, mode string, extra ...string) (*proc, e
 	return p, nil
 }
 
+// startBaseline runs this program again as the baseline process role, on
+// the phase's Redis and sink, and for the web role waits until it listens.
+func (e *env) startBaseline(ctx context.Context, role string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	p, err := launch(ctx, self, role, filepath.Join(e.dir, role+".log"), []string{
+		"PATH=" + os.Getenv("PATH"),
+		roleEnv + "=" + role,
+		"BASELINE_REDIS_SOCKET=" + e.redis.sock,
+		"BASELINE_SMTP_ADDR=" + e.sink.addr(),
+		// The garbage collector's target convene sets for itself, so that
+		// the two differ in their work only.
+		"GOGC=400",
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.procs = append(e.procs, p)
+	if role == baselineWebRole {
+		if err := p.waitListening(ctx, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // stopProc stops one of the phase's processes before the phase ends.
 func (e *env) stopProc(p *proc) {
 	p.stop()
@@ -184,7 +212,7 @@ func (p *proc) waitListening(ctx context.Context, timeout time.Duration) error {
 // (`metrics listening` for the worker and scheduler).
 func (p *proc) listenAddr() string {
 	msg := "metrics listening"
-	if p.mode == "web" {
+	if p.mode == "web" || p.mode == baselineWebRole {
 		msg = "web listening"
 	}
 	f, err := os.Open(p.log)
