@@ -81,9 +81,16 @@ func (s *Store) ClaimMessages(ctx context.Context, meetingID string, registratio
 // sets the registration's email status (when emailStatus is not empty) and
 // drops the message's intent from the meeting's outbox.
 func (s *Store) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
-	keys := []string{s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxOf(convene.EmailIntent(msg)), s.meetingKey(msg.MeetingID), s.bounceLogKey(msg.MeetingID)}
-	if err := finishScript.Run(ctx, s.rdb, keys, ledgerField(msg), outcome, emailStatus, convene.EmailIntent(msg).Key(), msg.RegistrationID).Err(); err != nil {
+	keys, args := s.finishArgs(msg, outcome, emailStatus)
+	if err := finishScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
 		return wrap(err, "finish message %s", msg.Key())
 	}
 	return nil
+}
+
+// finishArgs are the keys and arguments of finish.lua for one message.
+func (s *Store) finishArgs(msg convene.Message, outcome, emailStatus string) ([]string, []any) {
+	in := convene.EmailIntent(msg)
+	keys := []string{s.regKey(msg.MeetingID, msg.RegistrationID), s.outboxOf(in), s.meetingKey(msg.MeetingID), s.bounceLogKey(msg.MeetingID)}
+	return keys, []any{ledgerField(msg), outcome, emailStatus, in.Key(), msg.RegistrationID}
 }

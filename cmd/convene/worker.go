@@ -65,10 +65,11 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
 	}
 	st := store.New(rdb)
+	finishing := st.NewFinishBatcher()
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	w := &jobs.Worker{
-		Store:     st,
+		Store:     batchedLedger{st, finishing},
 		Sender:    m,
 		Renderer:  r,
 		Queue:     jobs.Queue{Enqueuer: client, Tasks: inspector},
@@ -92,11 +93,24 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, jobs.ServerConfig(cfg.WorkerConcurrency, workerShutdownTimeout, logger))
 	if err := srv.Start(jobs.NewMux(w)); err != nil {
+		finishing.Close()
 		m.Close()
 		return nil, nil, err
 	}
 	logger.Info("worker started", "concurrency", cfg.WorkerConcurrency, "queues", jobs.Queues)
-	return &runningWorker{srv: srv, worker: w}, func() { client.Close(); m.Close() }, nil
+	return &runningWorker{srv: srv, worker: w}, func() { finishing.Close(); client.Close(); m.Close() }, nil
+}
+
+// batchedLedger is the store of the worker: the ledger writes of sends
+// running at the same time share round trips.
+type batchedLedger struct {
+	*store.Store
+	finishing *store.FinishBatcher
+}
+
+// FinishMessage records a send's outcome in the next shared round trip.
+func (s batchedLedger) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
+	return s.finishing.FinishMessage(ctx, msg, outcome, emailStatus)
 }
 
 // runningWorker is a started asynq server and the jobs it runs.
