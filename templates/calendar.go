@@ -84,13 +84,14 @@ func (r *Renderer) calendar(m convene.Meeting, attendee convene.Address, method 
 		string(ics.ParameterRsvp):                {"FALSE"},
 	})
 
-	var b bytes.Buffer
+	b := getBuffer()
+	defer putBuffer(b)
 	// The library's default line ending is the platform's ("\n" on Unix);
 	// RFC 5545 wants CRLF.
-	if err := cal.SerializeTo(&b, ics.WithNewLineWindows); err != nil {
+	if err := cal.SerializeTo(b, ics.WithNewLineWindows); err != nil {
 		return nil, fmt.Errorf("templates: calendar for meeting %s: %w", m.ID, err)
 	}
-	return b.Bytes(), nil
+	return bytes.Clone(b.Bytes()), nil
 }
 
 // addCalAddress adds an ORGANIZER or ATTENDEE property for a to e, with the

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	ttemplate "text/template"
 	"time"
 
@@ -372,17 +373,35 @@ type rendered struct {
 }
 
 func (r *Renderer) execute(s *set, v view) (rendered, error) {
-	var subject, text, html bytes.Buffer
-	if err := s.text.ExecuteTemplate(&subject, tmplSubject, v); err != nil {
+	subject, text, html := getBuffer(), getBuffer(), getBuffer()
+	defer putBuffer(subject)
+	defer putBuffer(text)
+	defer putBuffer(html)
+	if err := s.text.ExecuteTemplate(subject, tmplSubject, &v); err != nil {
 		return rendered{}, fmt.Errorf("templates: %s.%s subject: %w", v.Kind, s.lang, err)
 	}
-	if err := s.text.ExecuteTemplate(&text, tmplText, v); err != nil {
+	if err := s.text.ExecuteTemplate(text, tmplText, &v); err != nil {
 		return rendered{}, fmt.Errorf("templates: %s.%s text: %w", v.Kind, s.lang, err)
 	}
-	if err := s.html.ExecuteTemplate(&html, tmplLayout, v); err != nil {
+	if err := s.html.ExecuteTemplate(html, tmplLayout, &v); err != nil {
 		return rendered{}, fmt.Errorf("templates: %s.%s html: %w", v.Kind, s.lang, err)
 	}
 	return rendered{subject: oneLine(subject.String()), text: text.String(), html: html.String()}, nil
+}
+
+// buffers holds the buffers emails are rendered into, so that each
+// rendering does not grow new ones to the size of an email.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+// putBuffer gives b back for reuse, unless it grew unusually large.
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // description renders the calendar entry's DESCRIPTION in lang.
@@ -391,8 +410,9 @@ func (r *Renderer) description(lang string, v view) (string, error) {
 	if !ok {
 		t = r.common[fallbackLanguage]
 	}
-	var b bytes.Buffer
-	if err := t.ExecuteTemplate(&b, tmplCalendar, v); err != nil {
+	b := getBuffer()
+	defer putBuffer(b)
+	if err := t.ExecuteTemplate(b, tmplCalendar, &v); err != nil {
 		return "", fmt.Errorf("templates: %s calendar description: %w", lang, err)
 	}
 	return strings.TrimSpace(b.String()), nil

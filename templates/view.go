@@ -124,6 +124,9 @@ func samples(kind, lang string) []view {
 // are trimmed. Subjects and single-line fields pass through it, so no
 // participant text can break a line it was not meant to.
 func oneLine(s string) string {
+	if isOneLine(s) {
+		return s // the common case, without allocating
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) && !unicode.IsSpace(r) {
 			return -1
@@ -131,6 +134,22 @@ func oneLine(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// isOneLine reports whether oneLine would return s unchanged, looking at
+// printable ASCII only: anything else takes the long way.
+func isOneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		case c < ' ' || c >= 0x7f:
+			return false
+		}
+	}
+	return true
 }
 
 // lineBreaks turns every line break into "\n" (built once: a Replacer
