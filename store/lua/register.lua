@@ -10,7 +10,7 @@
 --       | {"exists", id} | {"created", status, seq, position, intent, start}
 -- where start is "" when a notices sender runs for the meeting, else the
 -- nonce of the one the caller must start.
-local m = redis.call('HMGET', KEYS[1], 'st', 'cap', 's', 'c', 'nc')
+local m = redis.call('HMGET', KEYS[1], 'st', 'cap', 's', 'c', 'nc', 'nd')
 if not m[1] then return {'notfound'} end
 if m[1] == 'cancelled' then return {'cancelled'} end
 local now = tonumber(ARGV[7])
@@ -38,7 +38,7 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], seq, ARGV[2])
 redis.call('ZADD', KEYS[5], now, member)
 local start = ''
-local nd = tonumber(redis.call('HGET', KEYS[1], 'nd') or '0')
+local nd = tonumber(m[6] or '0')
 if now - nd >= tonumber(ARGV[10]) then
   redis.call('HSET', KEYS[1], 'nd', ARGV[7])
   start = tostring(seq)
