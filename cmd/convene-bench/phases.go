@@ -131,7 +131,7 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 // before the worker starts.
 func (b *bench) delivery(ctx context.Context, r *results) error {
 	n := b.sz.deliveries
-	baseRate, baseSize, err := b.deliveryBaseline(ctx, n)
+	baseRate, baseSize, baseCPU, err := b.deliveryBaseline(ctx, n)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
@@ -164,12 +164,14 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 	if err != nil {
 		return err
 	}
+	cpu := worker.cpuPer(n)
 	took := msgs[n-1].at.Sub(start)
 	rate := float64(n) / took.Seconds()
-	b.logf("convene worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start)", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
+	b.logf("convene worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start); its CPU time: %s", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)), cpu)
 
 	r.DeliveryPerS, r.BaselineDeliveryPerS = rate, baseRate
 	r.note("delivery of %d queued confirmations: convene worker %.2f s = %.0f/s (%.0f bytes each); baseline %.0f/s (%.0f bytes each)", n, took.Seconds(), rate, e.sink.meanSize(), baseRate, baseSize)
+	r.note("delivery CPU time: convene worker %s; baseline worker %s", cpu, baseCPU)
 	return nil
 }
 
@@ -179,31 +181,32 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 // start to the nth at the sink. Like convene's worker, it is a process of
 // its own, so it reaches the sink and Redis across processes as convene
 // does, and shares no Go runtime with the sink.
-func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64, err error) {
+func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64, cpu string, err error) {
 	e, err := b.newEnv(ctx, "delivery-baseline")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	defer e.close()
 	rdb := e.redis.client()
 	defer rdb.Close()
 	if err := enqueueBaseline(ctx, rdb, n); err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 
 	start := time.Now()
 	p, err := e.startBaseline(ctx, baselineWorkerRole)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	msgs, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w (the baseline worker's log: %s)", err, p.log)
+		return 0, 0, "", fmt.Errorf("%w (the baseline worker's log: %s)", err, p.log)
 	}
+	cpu = p.cpuPer(n)
 	took := msgs[n-1].at.Sub(start)
 	rate = float64(n) / took.Seconds()
-	b.logf("baseline worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start)", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)))
-	return rate, e.sink.meanSize(), nil
+	b.logf("baseline worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start); its CPU time: %s", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)), cpu)
+	return rate, e.sink.meanSize(), cpu, nil
 }
 
 // enqueueBaseline enqueues n baseline mail tasks from 16 goroutines.
