@@ -19,7 +19,7 @@ type requestIDKey struct{}
 // handler added with annotate.
 type requestInfo struct {
 	id    string
-	attrs []any
+	attrs []slog.Attr
 }
 
 func requestID(r *http.Request) string {
@@ -29,11 +29,11 @@ func requestID(r *http.Request) string {
 	return ""
 }
 
-// annotate adds key-value pairs to the request's one log line, so that a
+// annotate adds attributes to the request's one log line, so that a
 // request that changed something is logged once, with what it changed.
-func annotate(r *http.Request, args ...any) {
+func annotate(r *http.Request, attrs ...slog.Attr) {
 	if info, ok := r.Context().Value(requestIDKey{}).(*requestInfo); ok {
-		info.attrs = append(info.attrs, args...)
+		info.attrs = append(info.attrs, attrs...)
 	}
 }
 
@@ -78,12 +78,12 @@ func logRequests(logger *slog.Logger, metrics Metrics, next http.Handler) http.H
 		}
 		took := time.Since(start)
 		metrics.HTTP(r.Pattern, rec.status, took)
-		logger.Info("http request", append([]any{
-			"method", r.Method,
-			"route", r.Pattern,
-			"status", rec.status,
-			"duration_ms", float64(took.Microseconds()) / 1000,
-			"request_id", id,
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", append([]slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("route", r.Pattern),
+			slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+			slog.String("request_id", id),
 		}, info.attrs...)...)
 	})
 }

@@ -82,7 +82,7 @@ func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) h
 			// participant's problem.
 			dispatch(ctx, r, logger, store, queue, intents)
 			cfg.Metrics.Registration("created_" + reg.Status)
-			annotate(r, "registration_id", reg.ID, "meeting_id", reg.MeetingID, "registration_status", reg.Status)
+			annotate(r, slog.String("registration_id", reg.ID), slog.String("meeting_id", reg.MeetingID), slog.String("registration_status", reg.Status))
 		} else {
 			cfg.Metrics.Registration("existing")
 		}
