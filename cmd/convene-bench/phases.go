@@ -65,18 +65,22 @@ func (e *env) addReminder(ctx context.Context, web *proc, meeting string, at tim
 // each on its own Redis, with no worker running, after an unmeasured
 // warm-up of the same load.
 func (b *bench) intake(ctx context.Context, r *results) error {
-	measure := func(base string) (loadResult, error) {
+	// measure runs the load against the process p and also returns the
+	// CPU time p used per registration during the measured part.
+	measure := func(p *proc) (loadResult, string, error) {
 		client := newHTTPClient(2 * b.sz.intakeClients)
-		url := base + "/v1/meetings/bench/registrations"
+		url := p.addr + "/v1/meetings/bench/registrations"
 		load{url: url, body: registrationBody("w"), clients: b.sz.intakeClients, dur: b.sz.intakeWarmup}.run(ctx, client)
+		before := p.cpuTime()
 		res := load{url: url, body: registrationBody("p"), clients: b.sz.intakeClients, dur: b.sz.intakeFor}.run(ctx, client)
+		cpu := cpuPer(p.cpuTime()-before, res.created)
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return res, cpu, err
 		}
 		if res.created == 0 {
-			return res, fmt.Errorf("no registration was created: %s", res.problems())
+			return res, cpu, fmt.Errorf("no registration was created: %s", res.problems())
 		}
-		return res, nil
+		return res, cpu, nil
 	}
 
 	// The baseline, a process of its own, on its own Redis.
@@ -89,12 +93,12 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 		e.close()
 		return err
 	}
-	baseRes, err := measure(base.addr)
+	baseRes, baseCPU, err := measure(base)
 	e.close()
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	b.logf("baseline intake: %s", baseRes.summary())
+	b.logf("baseline intake: %s; its CPU time: %s", baseRes.summary(), baseCPU)
 
 	// convene web, limits off, no worker.
 	e, err = b.newEnv(ctx, "intake-convene")
@@ -111,17 +115,18 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 	}
 	// The profile covers the measured load (it starts during the warm-up).
 	wait := e.profile(ctx, web, b.sz.intakeWarmup+b.sz.intakeFor)
-	res, err := measure(web.addr)
+	res, cpu, err := measure(web)
 	wait()
 	if err != nil {
 		return fmt.Errorf("convene web: %w", err)
 	}
-	b.logf("convene intake:  %s", res.summary())
+	b.logf("convene intake:  %s; its CPU time: %s", res.summary(), cpu)
 
 	r.IntakeRPS, r.IntakeP99 = res.rps(), percentile(res.latency, 0.99)
 	r.BaselineEnqueueRPS, r.BaselineEnqueueP99 = baseRes.rps(), percentile(baseRes.latency, 0.99)
 	r.note("intake (%d clients, %.1f s after %.1f s warm-up): convene %s", b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), res.summary())
 	r.note("intake baseline: %s", baseRes.summary())
+	r.note("intake CPU time: convene web %s; baseline %s", cpu, baseCPU)
 	return nil
 }
 
@@ -164,7 +169,7 @@ func (b *bench) delivery(ctx context.Context, r *results) error {
 	if err != nil {
 		return err
 	}
-	cpu := worker.cpuPer(n)
+	cpu := cpuPer(worker.cpuTime(), n)
 	took := msgs[n-1].at.Sub(start)
 	rate := float64(n) / took.Seconds()
 	b.logf("convene worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start); its CPU time: %s", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)), cpu)
@@ -202,7 +207,7 @@ func (b *bench) deliveryBaseline(ctx context.Context, n int) (rate, size float64
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("%w (the baseline worker's log: %s)", err, p.log)
 	}
-	cpu = p.cpuPer(n)
+	cpu = cpuPer(p.cpuTime(), n)
 	took := msgs[n-1].at.Sub(start)
 	rate = float64(n) / took.Seconds()
 	b.logf("baseline worker: %d confirmations of %.0f bytes on average in %.2f s = %.0f/s (the first %.0f ms after the start); its CPU time: %s", n, e.sink.meanSize(), took.Seconds(), rate, ms(msgs[0].at.Sub(start)), cpu)

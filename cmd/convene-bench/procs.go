@@ -269,27 +269,34 @@ func (p *proc) stop() {
 	}
 }
 
-// cpuPer describes the CPU time the running process has used so far (user
-// and system, from /proc), in all and per each of n items: "9.41 s, 470 µs
-// each". It says "unknown" where /proc cannot tell.
-func (p *proc) cpuPer(n int) string {
+// cpuTime returns the CPU time (user and system) the process has used so
+// far, from /proc; -1 when /proc cannot tell.
+func (p *proc) cpuTime() time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
-		return "unknown"
+		return -1
 	}
 	// The fields after the command name, which is in parentheses: the
 	// 12th and 13th of them are utime and stime, in clock ticks.
 	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	if len(fields) < 13 {
-		return "unknown"
+		return -1
 	}
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil || n <= 0 {
-		return "unknown"
+	if err1 != nil || err2 != nil {
+		return -1
 	}
 	const ticksPerSecond = 100 // USER_HZ on Linux
-	cpu := time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// cpuPer describes a CPU time in all and per each of n items: "9.41 s,
+// 470 µs each"; "unknown" when it is not known.
+func cpuPer(cpu time.Duration, n int) string {
+	if cpu < 0 || n <= 0 {
+		return "unknown"
+	}
 	return fmt.Sprintf("%.2f s, %.0f µs each", cpu.Seconds(), float64(cpu.Microseconds())/float64(n))
 }
 
