@@ -22,3 +22,21 @@ func BenchmarkParticipantConfirmation(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParticipantReminder renders one reminder with an extra
+// reminder's subject and message: the fan-out's rendering cost per email.
+func BenchmarkParticipantReminder(b *testing.B) {
+	r, err := templates.New(templates.Options{From: sender})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := data(convene.EmailReminder, "en")
+	d.ReminderSubject = "Tomorrow: bring your badge"
+	d.ReminderMessage = "Doors open at 8:30.\nPlease bring the badge you received."
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Participant(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
