@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,13 +23,8 @@ const finishTimeout = 10 * time.Second
 // landed (or failed), so the ledger says "sent" as soon after the server's
 // 250 as before, give or take the round trip in flight.
 type FinishBatcher struct {
-	s    *Store
-	in   chan *finishCall
-	stop chan struct{}
-	wg   sync.WaitGroup
-
-	mu     sync.RWMutex // held for reading while queueing, for writing by Close
-	closed bool
+	s     *Store
+	batch *batcher[*finishCall]
 }
 
 // finishCall is one FinishMessage waiting for its write.
@@ -42,31 +36,18 @@ type finishCall struct {
 
 // NewFinishBatcher starts a batcher on s; Close stops it.
 func (s *Store) NewFinishBatcher() *FinishBatcher {
-	b := &FinishBatcher{s: s, in: make(chan *finishCall, finishBatchMax), stop: make(chan struct{})}
-	b.wg.Add(1)
-	go b.loop()
+	b := &FinishBatcher{s: s}
+	b.batch = newBatcher(finishBatchMax, finishBatchMax, b.flush)
 	return b
 }
 
 // FinishMessage records the outcome of a claimed message, as
 // Store.FinishMessage does, in the next round trip, and returns when it
-// has landed. After Close it writes at once, alone.
+// has landed. When the queue is full, and after Close, it writes at once,
+// alone.
 func (b *FinishBatcher) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
 	c := &finishCall{msg: msg, outcome: outcome, emailStatus: emailStatus, done: make(chan error, 1)}
-	b.mu.RLock()
-	queued := false
-	if !b.closed {
-		select {
-		case b.in <- c:
-			queued = true
-		case <-ctx.Done():
-		}
-	}
-	b.mu.RUnlock()
-	if !queued {
-		if err := ctx.Err(); err != nil {
-			return wrap(err, "finish message %s", msg.Key())
-		}
+	if !b.batch.tryQueue(c) {
 		return b.s.FinishMessage(ctx, msg, outcome, emailStatus)
 	}
 	// The write is on its way and bounded by finishTimeout: wait for it
@@ -76,48 +57,7 @@ func (b *FinishBatcher) FinishMessage(ctx context.Context, msg convene.Message, 
 
 // Close writes what is queued and stops the batcher. Calls made after it
 // write at once.
-func (b *FinishBatcher) Close() {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.stop)
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
-}
-
-func (b *FinishBatcher) loop() {
-	defer b.wg.Done()
-	batch := make([]*finishCall, 0, finishBatchMax)
-	for {
-		select {
-		case c := <-b.in:
-			batch = append(batch[:0], c)
-		case <-b.stop:
-			// Close holds the lock: nothing more can be queued.
-			for {
-				select {
-				case c := <-b.in:
-					b.flush([]*finishCall{c})
-				default:
-					return
-				}
-			}
-		}
-		// Take whatever else is already waiting: while one round trip is
-		// in flight the next batch gathers.
-	more:
-		for len(batch) < finishBatchMax {
-			select {
-			case c := <-b.in:
-				batch = append(batch, c)
-			default:
-				break more
-			}
-		}
-		b.flush(batch)
-	}
-}
+func (b *FinishBatcher) Close() { b.batch.close() }
 
 // flush writes batch in one pipelined round trip and tells each call how
 // its write went.
