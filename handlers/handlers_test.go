@@ -16,6 +16,7 @@ import (
 
 	"convene"
 	"convene/handlers"
+	"convene/internal/pending"
 	"convene/internal/testredis"
 	"convene/jobs"
 	"convene/store"
@@ -118,24 +119,7 @@ func (b *bundle) pendingEmails() int {
 			n++
 		}
 	}
-	return n + len(b.pendingNotices())
-}
-
-// pendingNotices lists the registration notices waiting in the notices
-// outboxes, which a notices job sends.
-func (b *bundle) pendingNotices() []convene.Message {
-	b.t.Helper()
-	intents, err := b.store.StaleIntents(context.Background(), time.Now().Add(time.Hour), 10000)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	var out []convene.Message
-	for _, in := range intents {
-		if in.Notice() {
-			out = append(out, in.Message())
-		}
-	}
-	return out
+	return n + len(pending.Notices(b.t, b.store))
 }
 
 func future(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
@@ -262,7 +246,7 @@ func TestRegisterStatusCodes(t *testing.T) {
 	if n := b.pendingEmails(); n != 2 {
 		t.Fatalf("%d emails pending, want 2 (the repeat must not add one)", n)
 	}
-	if jobs := b.pendingTasks(jobs.TypeNotices); jobs != 1 {
+	if jobs := pending.Tasks(t, b.inspector, jobs.TypeNotices); jobs != 1 {
 		t.Fatalf("%d notices jobs queued, want 1: the first registration starts it, the next find it running", jobs)
 	}
 	if res := b.do("POST", "/v1/meetings/nope/registrations", "application/json", `{"name":"A","email":"a@example.org"}`, false); res.status != 404 {

@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"convene"
+	"convene/internal/pending"
 	"convene/jobs"
 )
 
@@ -145,28 +146,12 @@ func (b *bundle) pendingTaskIDs(typ string) []string {
 	if typ == jobs.TypeEmail {
 		// Registration notices wait in the notices outbox for a notices
 		// job; each would get this task if it had one of its own.
-		for _, msg := range b.pendingNotices() {
+		for _, msg := range pending.Notices(b.t, b.store) {
 			ids = append(ids, jobs.EmailTaskID(msg))
 		}
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-// pendingTasks counts the pending tasks of type typ in the critical queue.
-func (b *bundle) pendingTasks(typ string) int {
-	b.t.Helper()
-	tasks, err := b.inspector.ListPendingTasks(jobs.QueueCritical, asynq.PageSize(10000))
-	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-		b.t.Fatal(err)
-	}
-	n := 0
-	for _, task := range tasks {
-		if task.Type == typ {
-			n++
-		}
-	}
-	return n
 }
 
 // emailTaskID is the TaskID of the email task of one message.

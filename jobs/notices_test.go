@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"convene"
+	"convene/internal/pending"
 	"convene/internal/smtpsink"
 	"convene/jobs"
 	"convene/store"
@@ -44,38 +45,6 @@ func byID(t *testing.T, regs []convene.Registration, id string) convene.Registra
 	}
 	t.Fatalf("no registration %s", id)
 	return convene.Registration{}
-}
-
-// pendingTasks counts the pending tasks of type typ in the critical queue.
-func (b *bundle) pendingTasks(typ string) int {
-	b.t.Helper()
-	tasks, err := asynq.NewInspectorFromRedisClient(b.redis.Client(b.t)).ListPendingTasks(jobs.QueueCritical)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	n := 0
-	for _, task := range tasks {
-		if task.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-// pendingNotices lists the notices still in the notices outboxes.
-func (b *bundle) pendingNotices() []convene.Message {
-	b.t.Helper()
-	intents, err := b.store.StaleIntents(b.ctx, time.Now().Add(time.Hour), 10000)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	var out []convene.Message
-	for _, in := range intents {
-		if in.Notice() {
-			out = append(out, in.Message())
-		}
-	}
-	return out
 }
 
 // jobRuns counts the logged runs of jobs of type typ.
@@ -118,10 +87,10 @@ func TestNoticesOfABurstAreSentInBatchesOnceEach(t *testing.T) {
 	// The first registration starts the notices job; the others find it
 	// started.
 	regs := b.registerMany("m1", 30, 150)
-	if n := len(b.pendingNotices()); n != 150 {
+	if n := len(pending.Notices(t, b.store)); n != 150 {
 		t.Fatalf("%d notices pending, want 150", n)
 	}
-	if n := b.pendingTasks(jobs.TypeNotices); n != 1 {
+	if n := pending.Tasks(t, asynq.NewInspectorFromRedisClient(b.redis.Client(t)), jobs.TypeNotices); n != 1 {
 		t.Fatalf("%d notices jobs, want 1", n)
 	}
 	b.serve()
@@ -139,7 +108,7 @@ func TestNoticesOfABurstAreSentInBatchesOnceEach(t *testing.T) {
 	for _, r := range regs {
 		b.waitEmailStatus(r, convene.EmailSent)
 	}
-	if left := b.pendingNotices(); len(left) != 0 {
+	if left := pending.Notices(t, b.store); len(left) != 0 {
 		t.Fatalf("notices left after sending: %v", left)
 	}
 	if runs := b.jobRuns(jobs.TypeNotices); runs < 1 || runs > 3 {
@@ -169,22 +138,32 @@ func TestNoticesJobHandsOverToANewRun(t *testing.T) {
 	b.serve()
 	checkOncePerRecipient(t, b.sink.WaitCount(t, 120, 20*time.Second))
 	b.waitFor(10*time.Second, fmt.Sprintf("a run per batch of %d and no notice left", jobs.NoticesBatch), func() bool {
-		return b.jobRuns(jobs.TypeNotices) >= 3 && len(b.pendingNotices()) == 0
+		return b.jobRuns(jobs.TypeNotices) >= 3 && len(pending.Notices(t, b.store)) == 0
 	})
 	if n := b.sink.Count(); n != 120 {
 		t.Fatalf("%d messages, want 120", n)
 	}
 }
 
+// firstNoticeMeets registers n participants of m1, lets the worker send
+// their notices one at a time with the first send meeting fault, and waits
+// until the other n-1 have arrived once each. It returns the registrations
+// and the first notice.
+func (b *bundle) firstNoticeMeets(fault smtpsink.Fault, n int) ([]convene.Registration, convene.Message) {
+	b.t.Helper()
+	b.worker.SendParallel = 1
+	b.sink.SetFault(fault)
+	regs := b.registerMany("m1", 0, n)
+	first := pending.Notices(b.t, b.store)[0]
+	b.serve()
+	checkOncePerRecipient(b.t, b.sink.WaitCount(b.t, n-1, 10*time.Second))
+	return regs, first
+}
+
 func TestNoticeFailingForNowGetsAJobOfItsOwn(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.worker.SendParallel = 1 // the first notice meets the fault
-	b.sink.SetFault(smtpsink.Fault{Code: 451, Stage: "rcpt", Times: 1})
-	regs := b.registerMany("m1", 0, 4)
-	first := b.pendingNotices()[0]
-	b.serve()
-	checkOncePerRecipient(t, b.sink.WaitCount(t, 3, 10*time.Second))
+	regs, first := b.firstNoticeMeets(smtpsink.Fault{Code: 451, Stage: "rcpt", Times: 1}, 4)
 
 	// The failed one waits, with the usual backoff, as an email job.
 	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
@@ -193,7 +172,7 @@ func TestNoticeFailingForNowGetsAJobOfItsOwn(t *testing.T) {
 	if err != nil || info.State != asynq.TaskStateScheduled || time.Until(info.NextProcessAt) < 20*time.Second {
 		t.Fatalf("email job of the failed notice: %+v %v, want scheduled about 30 s ahead", info, err)
 	}
-	if left := b.pendingNotices(); len(left) != 0 {
+	if left := pending.Notices(t, b.store); len(left) != 0 {
 		t.Fatalf("notices left: %v", left)
 	}
 	failed := byID(t, regs, first.RegistrationID)
@@ -211,7 +190,7 @@ func TestNoticeHeldByAnotherRunIsNotSentTwice(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.registerMany("m1", 0, 3)
-	held := b.pendingNotices()[1]
+	held := pending.Notices(t, b.store)[1]
 	// Another run claimed it and is sending it now.
 	if c, err := b.store.ClaimMessage(b.ctx, held, time.Minute); err != nil || c != store.ClaimOK {
 		t.Fatalf("claim: %q %v", c, err)
@@ -241,12 +220,7 @@ func TestNoticeHeldByAnotherRunIsNotSentTwice(t *testing.T) {
 func TestBouncedNoticeEndsAsAnArchivedJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.worker.SendParallel = 1 // the first notice meets the fault
-	b.sink.SetFault(smtpsink.Fault{Code: 550, Stage: "data", Times: 1})
-	regs := b.registerMany("m1", 0, 3)
-	first := b.pendingNotices()[0]
-	b.serve()
-	checkOncePerRecipient(t, b.sink.WaitCount(t, 2, 10*time.Second))
+	regs, first := b.firstNoticeMeets(smtpsink.Fault{Code: 550, Stage: "data", Times: 1}, 3)
 	bounced := byID(t, regs, first.RegistrationID)
 	b.waitEmailStatus(bounced, convene.EmailBounced)
 	insp := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
@@ -260,7 +234,7 @@ func TestBouncedNoticeEndsAsAnArchivedJob(t *testing.T) {
 	if n := b.sink.Attempts(); n != 3 {
 		t.Errorf("%d SMTP attempts, want 3: a bounce is not tried again", n)
 	}
-	if left := b.pendingNotices(); len(left) != 0 {
+	if left := pending.Notices(t, b.store); len(left) != 0 {
 		t.Fatalf("notices left: %v", left)
 	}
 }
