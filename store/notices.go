@@ -39,9 +39,10 @@ func (s *Store) TakeNotices(ctx context.Context, meetingID string, max int) ([]c
 // ClaimSends loads the meeting and the registrations of msgs (messages of
 // that meeting) and claims each message in the delivery ledger (see
 // ClaimMessage), all in one round trip. The registration's hash holds its
-// ledger, so each claim sees the same state as the registration returned. Answers are in the order of msgs; a
-// registration that no longer exists is ClaimGone with a zero
-// Registration. The error is ENOTFOUND when the meeting does not exist.
+// ledger, so each claim sees the same state as the registration returned.
+// Answers are in the order of msgs; a registration that no longer exists
+// is ClaimGone with a zero Registration. The error is ENOTFOUND when the
+// meeting does not exist.
 func (s *Store) ClaimSends(ctx context.Context, meetingID string, msgs []convene.Message, lockTTL time.Duration) (convene.Meeting, []Claim, []convene.Registration, error) {
 	keys := make([]string, 0, 2+len(msgs))
 	keys = append(keys, s.meetingKey(meetingID), s.waitKey(meetingID))
