@@ -1,6 +1,7 @@
 package smtpsink
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -71,6 +72,9 @@ type Sink struct {
 	conns     int
 	fault     Fault
 	faultLeft int
+	// noPipelining hides PIPELINING from the EHLO replies of new
+	// connections (WithoutPipelining).
+	noPipelining bool
 }
 
 // generation is one run of the server between Start/Restart and Stop.
@@ -331,10 +335,21 @@ func (s *Sink) addAttempt() {
 	s.attempts++
 }
 
-func (s *Sink) addConn() {
+// addConn counts a new connection and tells whether it hides PIPELINING.
+func (s *Sink) addConn() (noPipelining bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.conns++
+	return s.noPipelining
+}
+
+// WithoutPipelining makes the sink stop offering PIPELINING (RFC 2920) on
+// connections accepted from now on, like servers that answer one command
+// at a time. It works on plain connections, not under TLS.
+func (s *Sink) WithoutPipelining() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noPipelining = true
 }
 
 // listener counts and tracks accepted connections so that Stop can close
@@ -363,7 +378,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		tc := &trackedConn{Conn: c, l: l}
 		l.conns[tc] = struct{}{}
 		l.mu.Unlock()
-		l.sink.addConn()
+		tc.noPipelining = l.sink.addConn()
 		return tc, nil
 	}
 }
@@ -380,7 +395,22 @@ func (l *listener) closeAll() {
 
 type trackedConn struct {
 	net.Conn
-	l *listener
+	l            *listener
+	noPipelining bool
+}
+
+// pipeliningLine is the line of go-smtp's EHLO reply that offers
+// PIPELINING; go-smtp writes each reply line on its own.
+var pipeliningLine = []byte("250-PIPELINING\r\n")
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.noPipelining && bytes.Contains(p, pipeliningLine) {
+		if _, err := c.Conn.Write(bytes.Replace(p, pipeliningLine, nil, 1)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {
