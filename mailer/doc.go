@@ -9,6 +9,11 @@
 //	file:///abs/dir                  one .eml per Message-ID in the directory
 //	file://./relative/dir
 //
+// go-mail builds each message, dials and greets; the mail transaction is
+// Convene's own (transaction.go): with PIPELINING the envelope (MAIL, RCPT,
+// DATA) leaves in one write, and no RSET follows a delivered mail, so an
+// email costs two round trips instead of five.
+//
 // Send reports every failure as a *convene.SendError that says whether
 // retrying can help: a 5xx reply is permanent; a 4xx reply, a network
 // failure before the message was handed over, and a connection lost after

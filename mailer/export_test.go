@@ -1,6 +1,9 @@
 package mailer
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // WithIdleTimeout overrides how long a pooled connection may idle.
 func WithIdleTimeout(d time.Duration) Option {
@@ -14,3 +17,9 @@ func WithClock(now func() time.Time) Option {
 
 // FileName exposes the outbox naming.
 var FileName = fileName
+
+// WithConnWrapper wraps each SMTP connection the pool dials (above implicit
+// TLS, below STARTTLS), so that tests can watch what is written.
+func WithConnWrapper(wrap func(net.Conn) net.Conn) Option {
+	return func(o *options) { o.wrapConn = wrap }
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	netmail "net/mail"
 	"net/url"
 	"strings"
@@ -59,6 +60,7 @@ type options struct {
 	logger      *slog.Logger
 	idleTimeout time.Duration
 	now         func() time.Time
+	wrapConn    func(net.Conn) net.Conn // for tests: wraps each SMTP connection
 }
 
 // WithPoolSize sets the most SMTP connections kept open and used at once

@@ -31,6 +31,7 @@ type pool struct {
 	idleTimeout time.Duration
 	now         func() time.Time
 	log         *slog.Logger
+	wrapConn    func(net.Conn) net.Conn
 
 	slots   chan struct{}
 	closing chan struct{}
@@ -56,15 +57,16 @@ func newPool(d destination, o options) *pool {
 		idleTimeout: o.idleTimeout,
 		now:         o.now,
 		log:         o.logger,
+		wrapConn:    o.wrapConn,
 		slots:       make(chan struct{}, o.poolSize),
 		closing:     make(chan struct{}),
 	}
 }
 
-// conn is one SMTP connection: a go-mail Client that has dialled, and the
-// TCP connection under it, which we close to abort it at once.
+// conn is one SMTP connection: the session go-mail dialled, and the TCP
+// connection under it, which we close to abort it at once.
 type conn struct {
-	client   *gomail.Client
+	sess     *session
 	lastUsed time.Time
 
 	mu     sync.Mutex
@@ -105,7 +107,7 @@ func (c *conn) quit() {
 	if raw != nil {
 		_ = raw.SetDeadline(time.Now().Add(quitTimeout))
 	}
-	_ = c.client.Close()
+	_ = c.sess.quit()
 	c.kill()
 }
 
@@ -141,25 +143,21 @@ func (p *pool) send(ctx context.Context, messageID string, newMsg func() *gomail
 				return p.fail(convene.ReasonNetwork, replyCode(err), err)
 			}
 		}
-		msg := newMsg()
 		stop := context.AfterFunc(ctx, c.kill)
-		sendErr := c.client.Send(msg)
+		sendErr := c.sess.send(newMsg())
 		interrupted := !stop()
-		if sendErr == nil && !interrupted {
-			p.put(c)
+		if sendErr == nil {
+			// The server said 250. A connection the deadline killed
+			// meanwhile is not reused, but the message is delivered.
+			if interrupted {
+				c.kill()
+			} else {
+				p.put(c)
+			}
 			return nil
 		}
 		// Never reuse a connection that saw an error: its state is unknown.
 		c.kill()
-		if msg.IsDelivered() {
-			// The server said 250; what broke afterwards (RSET, or the
-			// connection) does not matter to this message.
-			p.log.Debug("delivered, then the SMTP connection failed", "message_id", messageID, "err", sendErr)
-			return nil
-		}
-		if sendErr == nil {
-			sendErr = errors.New("interrupted") // not reached: a nil error means delivered
-		}
 		se := classify(sendErr)
 		if ctx.Err() != nil {
 			se.Err = fmt.Errorf("%w: %w", context.Cause(ctx), se.Err)
@@ -241,15 +239,19 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		if !c.setRaw(raw) {
 			return nil, fmt.Errorf("dial aborted: %w", context.Cause(ctx))
 		}
-		if !p.dest.implicitTLS {
-			return raw, nil
+		var nc net.Conn = raw
+		if p.dest.implicitTLS {
+			tc := tls.Client(raw, p.tls)
+			if err := tc.HandshakeContext(dctx); err != nil {
+				_ = raw.Close()
+				return nil, err
+			}
+			nc = tc
 		}
-		tc := tls.Client(raw, p.tls)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			_ = raw.Close()
-			return nil, err
+		if p.wrapConn != nil {
+			nc = p.wrapConn(nc)
 		}
-		return tc, nil
+		return nc, nil
 	}
 	// We dial TLS ourselves for smtps (to hold the TCP connection), so
 	// go-mail sees a connection that is already encrypted and must not
@@ -283,7 +285,7 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 	// STARTTLS and AUTH run on deadlines. Killing the connection covers
 	// them too.
 	stop := context.AfterFunc(ctx, c.kill)
-	err = client.DialWithContext(ctx)
+	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if !stop() {
 		c.kill()
 		if err == nil {
@@ -295,7 +297,7 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		c.kill() // go-mail leaves the connection open when EHLO, STARTTLS or AUTH fail
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	c.client = client
+	c.sess = newSession(sc, p.timeout)
 	p.log.Debug("SMTP connection opened", "addr", p.dest.addr())
 	return c, nil
 }
