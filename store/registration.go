@@ -22,15 +22,28 @@ import (
 //
 // A closed meeting is ECONFLICT, an unknown one ENOTFOUND.
 func (s *Store) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
+	keys, args := s.registerArgs(r)
+	res, err := registerScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	return s.registered(ctx, r, res, err)
+}
+
+// registerArgs returns the keys and arguments of the register script for r.
+func (s *Store) registerArgs(r convene.Registration) ([]string, []any) {
 	mid := r.MeetingID
 	confirmed, waitlisted := r, r
 	confirmed.Status, waitlisted.Status = convene.StatusConfirmed, convene.StatusWaitlisted
 	keys := []string{s.meetingKey(mid), s.emailsKey(mid), s.orderKey(mid), s.waitKey(mid), s.noticesKey(mid), s.regKey(mid, r.ID)}
-	res, err := registerScript.Run(ctx, s.rdb, keys,
+	return keys, []any{
 		convene.NormalizeEmail(r.Email), r.ID, r.Name, r.Email, r.Organisation, r.Language, ms(r.CreatedAt),
 		convene.EmailIntent(convene.NoticeMessage(confirmed)).Key(), convene.EmailIntent(convene.NoticeMessage(waitlisted)).Key(),
 		NoticesSenderTimeout.Milliseconds(),
-	).StringSlice()
+	}
+}
+
+// registered turns the register script's answer for r (res, or the error
+// err) into Register's results.
+func (s *Store) registered(ctx context.Context, r convene.Registration, res []string, err error) (convene.Registration, []convene.Intent, error) {
+	mid := r.MeetingID
 	if err != nil {
 		return convene.Registration{}, nil, wrap(err, "register for meeting %s", mid)
 	}
