@@ -55,7 +55,8 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 	queue := jobs.Queue{Enqueuer: client, Tasks: inspector}
 	st := store.New(rdb)
 	done := st.NewDoneBatcher(logger)
-	h := handlers.NewServer(logger, batchedStore{st, done}, queue, handlers.Config{
+	registering := st.NewRegisterBatcher()
+	h := handlers.NewServer(logger, batchedStore{st, done, registering}, queue, handlers.Config{
 		OrganiserTokens: cfg.OrganiserTokens,
 		ReminderOffsets: cfg.ReminderOffsets,
 		Signer:          signer,
@@ -75,17 +76,25 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 		}),
 	})
 	return h, func() {
+		registering.Close()
 		done.Close()
 		client.Close()
 	}, nil
 }
 
-// batchedStore is the store of the web process: a request drops the
-// intents it enqueued from the outbox in the background, many per round
-// trip, rather than waiting for it.
+// batchedStore is the store of the web process: registrations arriving
+// together share round trips, and a request drops the intents it enqueued
+// from the outbox in the background, many per round trip, rather than
+// waiting for it.
 type batchedStore struct {
 	*store.Store
-	done *store.DoneBatcher
+	done        *store.DoneBatcher
+	registering *store.RegisterBatcher
+}
+
+// Register stores a registration in the next shared round trip.
+func (s batchedStore) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
+	return s.registering.Register(ctx, r)
 }
 
 // Done queues the intent to be dropped from its outbox.
