@@ -1,6 +1,11 @@
 package store
 
-import "sync"
+import (
+	"context"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // batcher hands what is queued on it to flush in batches, from a goroutine
 // of its own: a batch is whatever waits when the previous flush ends, up to
@@ -82,4 +87,26 @@ func gather[T any](batch []T, in <-chan T, max int) []T {
 		}
 	}
 	return batch
+}
+
+// runScripts runs script n times in one pipelined round trip, run i with
+// the keys and arguments args(i) gives, and returns each run's answer. A
+// run Redis refused with NOSCRIPT (it lost its scripts: a restart) did
+// not happen, so it is run again alone, which loads the script.
+func (s *Store) runScripts(ctx context.Context, script *redis.Script, n int, args func(i int) ([]string, []any)) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, n)
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range n {
+			keys, argv := args(i)
+			cmds[i] = script.EvalSha(ctx, p, keys, argv...)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			keys, argv := args(i)
+			cmds[i] = script.Run(ctx, s.rdb, keys, argv...)
+		}
+	}
+	return cmds
 }

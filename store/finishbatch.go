@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"convene"
 )
 
@@ -64,22 +62,11 @@ func (b *FinishBatcher) Close() { b.batch.close() }
 func (b *FinishBatcher) flush(batch []*finishCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
-	cmds := make([]*redis.Cmd, len(batch))
-	_, _ = b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range batch {
-			keys, args := b.s.finishArgs(c.msg, c.outcome, c.emailStatus)
-			cmds[i] = finishScript.EvalSha(ctx, p, keys, args...)
-		}
-		return nil
+	cmds := b.s.runScripts(ctx, finishScript, len(batch), func(i int) ([]string, []any) {
+		c := batch[i]
+		return b.s.finishArgs(c.msg, c.outcome, c.emailStatus)
 	})
 	for i, c := range batch {
-		err := cmds[i].Err()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost its scripts (a restart): this loads it again.
-			err = b.s.FinishMessage(ctx, c.msg, c.outcome, c.emailStatus)
-		} else if err != nil {
-			err = wrap(err, "finish message %s", c.msg.Key())
-		}
-		c.done <- err
+		c.done <- wrap(cmds[i].Err(), "finish message %s", c.msg.Key())
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"convene"
 )
 
@@ -68,22 +66,11 @@ func (b *RegisterBatcher) Close() { b.batch.close() }
 func (b *RegisterBatcher) flush(batch []*registerCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	cmds := make([]*redis.Cmd, len(batch))
-	_, _ = b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range batch {
-			keys, args := b.s.registerArgs(c.r)
-			cmds[i] = registerScript.EvalSha(ctx, p, keys, args...)
-		}
-		return nil
+	cmds := b.s.runScripts(ctx, registerScript, len(batch), func(i int) ([]string, []any) {
+		return b.s.registerArgs(batch[i].r)
 	})
 	for i, c := range batch {
 		res, err := cmds[i].StringSlice()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost its scripts (a restart), so this one did not
-			// run: running it alone loads the script again.
-			keys, args := b.s.registerArgs(c.r)
-			res, err = registerScript.Run(ctx, b.s.rdb, keys, args...).StringSlice()
-		}
 		c.done <- registerAnswer{res: res, err: err}
 	}
 }
