@@ -26,6 +26,24 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// Rule names the rule a field broke (RuleRequired, RuleTooLong,
+	// RuleInvalid), for callers that word their own message, such as the
+	// registration form in each language; empty when not set.
+	Rule string
+}
+
+// Rules a field can break, as Error.Rule.
+const (
+	RuleRequired = "required" // the field is empty
+	RuleTooLong  = "too_long" // the field is longer than its limit
+	RuleInvalid  = "invalid"  // the field is malformed or not one of the choices
+)
+
+// fieldRuleErrorf is FieldErrorf with the rule the field broke.
+func fieldRuleErrorf(field, rule, format string, args ...any) *Error {
+	e := FieldErrorf(field, format, args...)
+	e.Rule = rule
+	return e
 }
 
 // Error implements the error interface.

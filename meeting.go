@@ -362,21 +362,21 @@ func parseTime(field, s string) (time.Time, error) {
 func ParseEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", FieldErrorf("email", "is required")
+		return "", fieldRuleErrorf("email", RuleRequired, "is required")
 	}
 	if len(s) > MaxEmailLen {
-		return "", FieldErrorf("email", "must be at most %d characters", MaxEmailLen)
+		return "", fieldRuleErrorf("email", RuleTooLong, "must be at most %d characters", MaxEmailLen)
 	}
 	if hasControl(s) || strings.ContainsAny(s, " <>\",;") {
-		return "", FieldErrorf("email", "is not a valid email address")
+		return "", fieldRuleErrorf("email", RuleInvalid, "is not a valid email address")
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", FieldErrorf("email", "is not a valid email address")
+		return "", fieldRuleErrorf("email", RuleInvalid, "is not a valid email address")
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 1 || at == len(s)-1 || strings.HasPrefix(s[at+1:], ".") || strings.HasSuffix(s, ".") {
-		return "", FieldErrorf("email", "is not a valid email address")
+		return "", fieldRuleErrorf("email", RuleInvalid, "is not a valid email address")
 	}
 	return s, nil
 }
@@ -385,13 +385,13 @@ func ParseEmail(s string) (string, error) {
 // characters (so it can never break a header), at most max characters.
 func checkLine(field, s string, max int) error {
 	if !utf8.ValidString(s) {
-		return FieldErrorf(field, "must be valid UTF-8")
+		return fieldRuleErrorf(field, RuleInvalid, "must be valid UTF-8")
 	}
 	if hasControl(s) {
-		return FieldErrorf(field, "must not contain control characters or line breaks")
+		return fieldRuleErrorf(field, RuleInvalid, "must not contain control characters or line breaks")
 	}
 	if utf8.RuneCountInString(s) > max {
-		return FieldErrorf(field, "must be at most %d characters", max)
+		return fieldRuleErrorf(field, RuleTooLong, "must be at most %d characters", max)
 	}
 	return nil
 }

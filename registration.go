@@ -53,37 +53,49 @@ type RegistrationInput struct {
 	Language     string `json:"language"`
 }
 
+// Problems returns every rule the input breaks, one error per field at
+// fault, in the order of the form's fields (name, email, organisation,
+// language); nil when the input is valid. Each is an EINVALID *Error with
+// Field and Rule set.
+func (in RegistrationInput) Problems() []*Error {
+	var out []*Error
+	add := func(err error) {
+		if e, ok := err.(*Error); ok {
+			out = append(out, e)
+		}
+	}
+	if name := strings.TrimSpace(in.Name); name == "" {
+		add(fieldRuleErrorf("name", RuleRequired, "is required"))
+	} else {
+		add(checkLine("name", name, MaxNameLen))
+	}
+	_, err := ParseEmail(in.Email)
+	add(err)
+	add(checkLine("organisation", strings.TrimSpace(in.Organisation), MaxOrganisationLen))
+	if in.Language != "" && !contains(Languages, in.Language) {
+		add(fieldRuleErrorf("language", RuleInvalid, "must be one of %s", strings.Join(Languages, ", ")))
+	}
+	return out
+}
+
 // NewRegistration validates in and returns a pending registration for the
-// meeting. Its status is decided by the store, atomically with capacity.
+// meeting; an invalid input is the first of its Problems. Its status is
+// decided by the store, atomically with capacity.
 func NewRegistration(meetingID string, in RegistrationInput, now time.Time) (Registration, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		return Registration{}, FieldErrorf("name", "is required")
+	if p := in.Problems(); len(p) > 0 {
+		return Registration{}, p[0]
 	}
-	if err := checkLine("name", name, MaxNameLen); err != nil {
-		return Registration{}, err
-	}
-	email, err := ParseEmail(in.Email)
-	if err != nil {
-		return Registration{}, err
-	}
-	org := strings.TrimSpace(in.Organisation)
-	if err := checkLine("organisation", org, MaxOrganisationLen); err != nil {
-		return Registration{}, err
-	}
+	email, _ := ParseEmail(in.Email)
 	lang := in.Language
 	if lang == "" {
 		lang = DefaultLanguage
 	}
-	if !contains(Languages, lang) {
-		return Registration{}, FieldErrorf("language", "must be one of %s", strings.Join(Languages, ", "))
-	}
 	return Registration{
 		ID:           NewID("r-"),
 		MeetingID:    meetingID,
-		Name:         name,
+		Name:         strings.TrimSpace(in.Name),
 		Email:        email,
-		Organisation: org,
+		Organisation: strings.TrimSpace(in.Organisation),
 		Language:     lang,
 		EmailStatus:  EmailPending,
 		CreatedAt:    now.UTC().Truncate(time.Millisecond),

@@ -31,10 +31,10 @@ var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!DOCTYPE
 func handleUnsubscribePage(logger *slog.Logger, cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := organiserFor(cfg, r.PathValue("token")); err != nil {
-			pageError(w, r, logger, cfg, err)
+			pageError(w, r, logger, cfg, "/v1/digests/unsubscribe/"+r.PathValue("token"), err)
 			return
 		}
-		pageSecurity(w)
+		privatePage(w)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = unsubscribePage.Execute(w, map[string]any{"Action": "/v1/digests/unsubscribe/" + r.PathValue("token")})
 	})
@@ -47,11 +47,11 @@ func handleUnsubscribe(logger *slog.Logger, store Store, cfg Config) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		orgID, err := organiserFor(cfg, r.PathValue("token"))
 		if err != nil {
-			pageError(w, r, logger, cfg, err)
+			pageError(w, r, logger, cfg, "/v1/digests/unsubscribe/"+r.PathValue("token"), err)
 			return
 		}
 		if err := store.Unsubscribe(r.Context(), orgID); err != nil {
-			pageError(w, r, logger, cfg, err)
+			pageError(w, r, logger, cfg, "/v1/digests/unsubscribe/"+r.PathValue("token"), err)
 			return
 		}
 		logger.Info("organiser unsubscribed from digests", "organiser_id", orgID, "request_id", requestID(r))
@@ -59,7 +59,7 @@ func handleUnsubscribe(logger *slog.Logger, store Store, cfg Config) http.Handle
 			encode(w, http.StatusOK, map[string]string{"status": "unsubscribed"})
 			return
 		}
-		pageSecurity(w)
+		privatePage(w)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = unsubscribePage.Execute(w, map[string]any{"Done": true})
 	})

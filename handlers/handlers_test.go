@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"convene"
 	"convene/handlers"
@@ -39,6 +40,13 @@ const signingKey = "handlers-test-signing-key-0123456789"
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the handlers' configuration changed by change,
+// which may use the Redis client (for a limiter).
+func setupWith(t *testing.T, change func(cfg *handlers.Config, rdb *redis.Client)) *bundle {
+	t.Helper()
 	srv := testredis.Start(t)
 	rdb := srv.Client(t)
 	client := asynq.NewClientFromRedisClient(rdb)
@@ -53,13 +61,17 @@ func setup(t *testing.T) *bundle {
 	}
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	st := store.New(rdb)
-	h := handlers.NewServer(slog.New(slog.NewJSONHandler(logs, nil)), st, jobs.Queue{Enqueuer: client, Tasks: inspector}, handlers.Config{
+	cfg := handlers.Config{
 		OrganiserTokens: []string{"other-token", token},
 		ReminderOffsets: []convene.Offset{convene.Offset(24 * time.Hour)},
 		RequestTimeout:  3 * time.Second,
 		Signer:          signer,
 		Pages:           pages,
-	})
+	}
+	if change != nil {
+		change(&cfg, rdb)
+	}
+	h := handlers.NewServer(slog.New(slog.NewJSONHandler(logs, nil)), st, jobs.Queue{Enqueuer: client, Tasks: inspector}, cfg)
 	return &bundle{t: t, redis: srv, handler: h, inspector: inspector, logs: logs, store: st, signer: signer}
 }
 

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/csv"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -34,60 +35,71 @@ func viewOf(reg convene.Registration) registrationView {
 
 func handleRegister(logger *slog.Logger, store Store, queue Queue, cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fail := func(err error) {
-			outcome := "rejected"
-			if convene.ErrorCode(err) == convene.EUNAVAILABLE {
-				outcome = "unavailable"
-			}
-			cfg.Metrics.Registration(outcome)
-			encodeError(w, r, logger, err)
-		}
 		var in convene.RegistrationInput
 		if err := decode(w, r, &in); err != nil {
-			fail(err)
-			return
-		}
-		reg, err := convene.NewRegistration(r.PathValue("id"), in, cfg.Now())
-		if err != nil {
-			fail(err)
+			cfg.Metrics.Registration("rejected")
+			encodeError(w, r, logger, err)
 			return
 		}
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
-		if err := checkLimits(ctx, r, cfg, reg.Email); err != nil {
-			if convene.ErrorCode(err) == convene.ETOOMANY {
-				cfg.Metrics.Registration("limited")
-				encodeError(w, r, logger, err)
-				return
-			}
-			fail(err)
-			return
-		}
-		stored, intents, err := store.Register(ctx, reg)
+		reg, created, err := register(ctx, r, logger, store, queue, cfg, r.PathValue("id"), in)
 		if err != nil {
-			fail(err)
+			encodeError(w, r, logger, err)
 			return
 		}
-		// An existing registration of the address comes back with its own id.
-		created := stored.ID == reg.ID
-		reg = stored
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
-			if cfg.AfterStore != nil {
-				cfg.AfterStore(reg)
-			}
-			// The registration and its email intent are stored: from here
-			// on a failure to enqueue is the sweep's to repair, never the
-			// participant's problem.
-			dispatch(ctx, r, logger, store, queue, intents)
-			cfg.Metrics.Registration("created_" + reg.Status)
-			annotate(r, slog.String("registration_id", reg.ID), slog.String("meeting_id", reg.MeetingID), slog.String("registration_status", reg.Status))
-		} else {
-			cfg.Metrics.Registration("existing")
 		}
 		encode(w, status, viewOf(reg))
 	})
+}
+
+// register is the one path of every registration, from the JSON intake
+// and from the form alike: validation, the intake limits, the store's
+// atomic registration against capacity, and the jobs of its intents. It
+// returns the registration and whether it is new; an address already
+// registered for the meeting returns its existing registration, and
+// nothing changes. Metrics count each outcome.
+func register(ctx context.Context, r *http.Request, logger *slog.Logger, store Store, queue Queue, cfg Config, meetingID string, in convene.RegistrationInput) (convene.Registration, bool, error) {
+	fail := func(err error) (convene.Registration, bool, error) {
+		outcome := "rejected"
+		switch convene.ErrorCode(err) {
+		case convene.EUNAVAILABLE:
+			outcome = "unavailable"
+		case convene.ETOOMANY:
+			outcome = "limited"
+		}
+		cfg.Metrics.Registration(outcome)
+		return convene.Registration{}, false, err
+	}
+	reg, err := convene.NewRegistration(meetingID, in, cfg.Now())
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkLimits(ctx, r, cfg, reg.Email); err != nil {
+		return fail(err)
+	}
+	stored, intents, err := store.Register(ctx, reg)
+	if err != nil {
+		return fail(err)
+	}
+	// An existing registration of the address comes back with its own id.
+	if stored.ID != reg.ID {
+		cfg.Metrics.Registration("existing")
+		return stored, false, nil
+	}
+	if cfg.AfterStore != nil {
+		cfg.AfterStore(stored)
+	}
+	// The registration and its email intent are stored: from here on a
+	// failure to enqueue is the sweep's to repair, never the participant's
+	// problem.
+	dispatch(ctx, r, logger, store, queue, intents)
+	cfg.Metrics.Registration("created_" + stored.Status)
+	annotate(r, slog.String("registration_id", stored.ID), slog.String("meeting_id", stored.MeetingID), slog.String("registration_status", stored.Status))
+	return stored, true, nil
 }
 
 // handleResend sends a registration's notice again. It answers 202 whatever
@@ -264,12 +276,14 @@ func handleCancelRegistrationAPI(logger *slog.Logger, store Store, queue Queue, 
 // links.
 func handleRegistrationPage(logger *slog.Logger, store Store, cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := "/r/" + r.PathValue("token")
 		m, reg, err := registrationFor(r.Context(), store, cfg, r.PathValue("token"))
 		if err != nil {
-			pageError(w, r, logger, cfg, err)
+			pageError(w, r, logger, cfg, path, err)
 			return
 		}
-		page(w, r, logger, cfg, templates.PageData{Meeting: m, Registration: reg, CancelAction: "/r/" + r.PathValue("token") + "/cancel"})
+		lang := registrationLanguage(r, reg)
+		page(w, r, logger, cfg, templates.PageData{Page: templates.Page{Lang: lang, Path: path}, Meeting: m, Registration: reg, CancelAction: path + "/cancel"})
 	})
 }
 
@@ -277,53 +291,32 @@ func handleCancelRegistrationPage(logger *slog.Logger, store Store, queue Queue,
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
+		path := "/r/" + r.PathValue("token")
 		m, reg, err := cancelByToken(ctx, r, logger, store, queue, cfg)
 		if err != nil {
-			pageError(w, r, logger, cfg, err)
+			pageError(w, r, logger, cfg, path, err)
 			return
 		}
-		page(w, r, logger, cfg, templates.PageData{Meeting: m, Registration: reg, JustCancelled: true})
+		lang := registrationLanguage(r, reg)
+		page(w, r, logger, cfg, templates.PageData{Page: templates.Page{Lang: lang, Path: path}, Meeting: m, Registration: reg, JustCancelled: true})
 	})
 }
 
-// pageSecurity sets the headers of every participant page: the URL is a
-// secret, so it is neither cached by others nor sent on as a referrer.
-func pageSecurity(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-}
-
 func page(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg Config, d templates.PageData) {
-	pageSecurity(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	if err := cfg.Pages.Registration(w, d); err != nil {
-		logger.Error("render page", "error", err.Error(), "request_id", requestID(r))
-	}
+	privatePage(w)
+	renderPage(w, r, logger, http.StatusOK, func(w io.Writer) error { return cfg.Pages.Registration(w, d) })
 }
 
-// pageError answers a participant page's error: an HTML page for browsers,
+// pageError answers a personal page's error: an HTML page for browsers,
 // the API's JSON error for everything else.
-func pageError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg Config, err error) {
+func pageError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg Config, path string, err error) {
 	if !acceptsHTML(r) {
 		encodeError(w, r, logger, err)
 		return
 	}
-	status, ok := statusOf[convene.ErrorCode(err)]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	if status >= 500 {
-		logger.Error("participant page failed", "error", err.Error(), "request_id", requestID(r))
-	}
-	pageSecurity(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = cfg.Pages.Error(w, status, convene.ErrorMessage(err))
+	privatePage(w)
+	lang, _ := pageLanguage(r)
+	errorPage(w, r, logger, cfg, templates.Page{Lang: lang, Path: path}, templates.ReasonBadLink, "", err)
 }
 
 func withTimeout(r *http.Request, cfg Config) (context.Context, context.CancelFunc) {

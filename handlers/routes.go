@@ -26,6 +26,11 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue
 	mux.Handle("POST /v1/meetings/{id}/registrations/resend", handleResend(logger, store, queue, cfg))
 	mux.Handle("POST /v1/registrations/{token}/cancel", handleCancelRegistrationAPI(logger, store, queue, cfg))
 
+	// The meeting's public page and its registration form.
+	mux.Handle("GET /m/{id}", handleMeetingPage(logger, store, cfg))
+	mux.Handle("POST /m/{id}", crossOriginOnly(logger, cfg, handleRegisterForm(logger, store, queue, cfg)))
+	mux.Handle("GET /m/{id}/registered", handleRegisteredPage(logger, store, cfg))
+
 	// The participant's personal link.
 	mux.Handle("GET /r/{token}", handleRegistrationPage(logger, store, cfg))
 	mux.Handle("POST /r/{token}/cancel", handleCancelRegistrationPage(logger, store, queue, cfg))

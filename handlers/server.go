@@ -2,14 +2,12 @@ package handlers
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"convene"
-	"convene/templates"
 )
 
 // Store is what the HTTP handlers need from storage. Every method that
@@ -41,12 +39,6 @@ type Queue interface {
 	Enqueue(ctx context.Context, in convene.Intent) error
 	ForgetMessages(msgs []convene.Message)
 	ForgetReminders(meetingID string, reminderIDs []string, version int)
-}
-
-// Pages renders the participant's HTML pages.
-type Pages interface {
-	Registration(w io.Writer, d templates.PageData) error
-	Error(w io.Writer, status int, message string) error
 }
 
 // Config is what the handlers need besides their dependencies.

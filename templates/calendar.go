@@ -32,7 +32,7 @@ func (r *Renderer) Calendar(m convene.Meeting, attendee convene.Address, method 
 	if method == methodCancel {
 		kind = convene.EmailCancelled // the description then offers no cancel link
 	}
-	desc, err := r.description(fallbackLanguage, view{
+	desc, err := r.description(r.kinds[convene.EmailConfirmation][fallbackLanguage], view{
 		Kind:      kind,
 		Lang:      fallbackLanguage,
 		Title:     oneLine(m.Title),

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	htemplate "html/template"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	ttemplate "text/template"
@@ -76,13 +75,11 @@ func (r *Renderer) Digest(d DigestData) (convene.Email, error) {
 	if d.Tick.IsZero() {
 		return convene.Email{}, convene.Errorf(convene.EINVALID, "templates: digest for %s has no tick", d.OrganiserID)
 	}
-	s, ok := r.digests[fallbackLanguage]
-	if !ok {
-		// New refuses templates without an English digest.
-		return convene.Email{}, fmt.Errorf("templates: no %s digest templates", fallbackLanguage)
+	v, err := newDigestView(d, r.digest.lang)
+	if err != nil {
+		return convene.Email{}, err
 	}
-	v := newDigestView(d, s.lang)
-	out, err := executeDigest(s, v)
+	out, err := executeDigest(r.digest, v)
 	if err != nil {
 		return convene.Email{}, err
 	}
@@ -103,6 +100,8 @@ func (r *Renderer) Digest(d DigestData) (convene.Email, error) {
 type digestView struct {
 	Kind string
 	Lang string
+	// Dir, Start and End are the layout's direction (see view).
+	Dir, Start, End string
 	// Title is the HTML document's title (the layout's <title>): the
 	// subject, once it is rendered.
 	Title string
@@ -145,23 +144,31 @@ type digestPerson struct {
 	Status       string // for new registrations: confirmed, waitlisted or cancelled
 }
 
-func newDigestView(d DigestData, lang string) digestView {
-	l := localeFor(lang)
+func newDigestView(d DigestData, l *Language) (digestView, error) {
 	loc := d.Location
 	if loc == nil {
 		loc = time.UTC
 	}
+	date, err := l.Instant(d.Tick, loc)
+	if err != nil {
+		return digestView{}, err
+	}
 	v := digestView{
 		Kind:           convene.EmailDigest,
-		Lang:           lang,
-		Date:           l.instant(d.Tick, loc),
+		Lang:           l.Code,
+		Date:           date,
 		UnsubscribeURL: oneLine(d.UnsubscribeURL),
 	}
+	v.Dir, v.Start, v.End, _ = direction(l)
 	for _, dm := range d.Meetings {
 		m := dm.Meeting
+		when, err := l.When(m)
+		if err != nil {
+			return digestView{}, err
+		}
 		mv := digestMeetingView{
 			Title:            oneLine(m.Title),
-			When:             l.when(m),
+			When:             when,
 			MeetingCancelled: m.Status == convene.MeetingCancelled,
 			Confirmed:        m.Counts.Confirmed,
 			Waitlisted:       m.Counts.Waitlisted,
@@ -174,7 +181,9 @@ func newDigestView(d DigestData, lang string) digestView {
 			ExportURL:        oneLine(dm.ExportURL),
 		}
 		if dm.NextReminder != nil {
-			mv.NextReminder = l.instant(*dm.NextReminder, m.Zone())
+			if mv.NextReminder, err = l.Instant(*dm.NextReminder, m.Zone()); err != nil {
+				return digestView{}, err
+			}
 		}
 		if len(mv.New) > 0 {
 			v.NewCount += len(mv.New)
@@ -182,7 +191,7 @@ func newDigestView(d DigestData, lang string) digestView {
 		}
 		v.Meetings = append(v.Meetings, mv)
 	}
-	return v
+	return v, nil
 }
 
 func people(rs []convene.Registration) []digestPerson {
@@ -198,69 +207,50 @@ func people(rs []convene.Registration) []digestPerson {
 func executeDigest(s *set, v digestView) (rendered, error) {
 	var subject, text, html bytes.Buffer
 	if err := s.text.ExecuteTemplate(&subject, tmplSubject, v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s subject: %w", convene.EmailDigest, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s subject: %w", convene.EmailDigest, err)
 	}
 	v.Title = oneLine(subject.String())
 	if err := s.text.ExecuteTemplate(&text, tmplText, v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s text: %w", convene.EmailDigest, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s text: %w", convene.EmailDigest, err)
 	}
 	if err := s.html.ExecuteTemplate(&html, tmplLayout, v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s html: %w", convene.EmailDigest, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s html: %w", convene.EmailDigest, err)
 	}
 	return rendered{subject: v.Title, text: text.String(), html: html.String()}, nil
 }
 
-// parseDigests parses the digest templates, files mapping a language to
-// its "txt" and "html" file names, and runs them on sample data. The digest
-// is self-contained: its text part needs no common.{lang}.txt.tmpl, and its
-// HTML part is parsed on the shared layout.html.tmpl alone, so it defines
-// the layout's "content", "link" and "footer" itself. English is required.
-func (r *Renderer) parseDigests(fsys fs.FS, files map[string]map[string]string) error {
-	if files[fallbackLanguage] == nil {
-		return fmt.Errorf("templates: kind %s has no %s templates", convene.EmailDigest, fallbackLanguage)
+// parseDigest parses the digest templates, digest.txt.tmpl and
+// digest.html.tmpl, and runs them on sample data. The digest is in English
+// and self-contained: its text part needs no common.txt.tmpl, and its HTML
+// part is parsed on the shared layout.html.tmpl alone, so it defines the
+// layout's "content", "link" and "footer" itself.
+func (r *Renderer) parseDigest(fsys fs.FS) error {
+	txt, html := convene.EmailDigest+".txt.tmpl", convene.EmailDigest+".html.tmpl"
+	t, err := parseText(fsys, ttemplate.New(txt), txt)
+	if err != nil {
+		return err
 	}
-	langs := make([]string, 0, len(files))
-	for lang := range files {
-		langs = append(langs, lang)
+	h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(nil)), layoutFile, html)
+	if err != nil {
+		return err
 	}
-	sort.Strings(langs)
-	r.digests = map[string]*set{}
-	for _, lang := range langs {
-		formats := files[lang]
-		for _, format := range []string{"txt", "html"} {
-			if formats[format] == "" {
-				return fmt.Errorf("templates: %s.%s.%s.tmpl is missing", convene.EmailDigest, lang, format)
-			}
-		}
-		t, err := parseText(fsys, ttemplate.New(formats["txt"]), formats["txt"])
+	if err := defines(t, txt, tmplSubject, tmplText); err != nil {
+		return err
+	}
+	if err := defines(h, html, tmplLayout, tmplContent, "link", "footer"); err != nil {
+		return err
+	}
+	s := &set{lang: r.cat.Language(fallbackLanguage), text: t, html: h}
+	for _, d := range sampleDigests() {
+		v, err := newDigestView(d, s.lang)
 		if err != nil {
 			return err
 		}
-		h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs), layoutFile)
-		if err != nil {
+		if _, err := executeDigest(s, v); err != nil {
 			return err
 		}
-		if h, err = parseHTML(fsys, h.New(formats["html"]), formats["html"]); err != nil {
-			return err
-		}
-		for _, name := range []string{tmplSubject, tmplText} {
-			if t.Lookup(name) == nil {
-				return fmt.Errorf("templates: %s does not define %q", formats["txt"], name)
-			}
-		}
-		for _, name := range []string{tmplLayout, tmplContent, "link", "footer"} {
-			if h.Lookup(name) == nil {
-				return fmt.Errorf("templates: %s does not define %q", formats["html"], name)
-			}
-		}
-		s := &set{lang: lang, text: t, html: h}
-		for _, d := range sampleDigests() {
-			if _, err := executeDigest(s, newDigestView(d, lang)); err != nil {
-				return err
-			}
-		}
-		r.digests[lang] = s
 	}
+	r.digest = s
 	return nil
 }
 

@@ -44,69 +44,83 @@ func TestNewFailsFast(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name:    "kind without English",
-			change:  func(f fstest.MapFS) { delete(f, "reminder.en.txt.tmpl"); delete(f, "reminder.en.html.tmpl") },
-			wantErr: "kind reminder has no en templates",
+			name:    "kind without its templates",
+			change:  func(f fstest.MapFS) { delete(f, "reminder.txt.tmpl") },
+			wantErr: "reminder.txt.tmpl",
 		},
 		{
 			name:    "text without HTML",
-			change:  func(f fstest.MapFS) { delete(f, "updated.fr.html.tmpl") },
-			wantErr: "updated.fr.html.tmpl is missing",
+			change:  func(f fstest.MapFS) { delete(f, "updated.html.tmpl") },
+			wantErr: "updated.html.tmpl",
 		},
 		{
-			name:    "language without common templates",
-			change:  func(f fstest.MapFS) { delete(f, "common.fr.html.tmpl") },
-			wantErr: "language fr needs",
+			name:    "no common templates",
+			change:  func(f fstest.MapFS) { delete(f, "common.html.tmpl") },
+			wantErr: "common.html.tmpl",
 		},
 		{
 			name:    "no layout",
 			change:  func(f fstest.MapFS) { delete(f, "layout.html.tmpl") },
-			wantErr: "layout.html.tmpl is missing",
+			wantErr: "layout.html.tmpl",
 		},
 		{
 			name: "parse error",
 			change: func(f fstest.MapFS) {
-				f["confirmation.fr.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}{{.Title}{{end}}`)}
+				f["confirmation.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}{{.Title}{{end}}`)}
 			},
-			wantErr: "parse confirmation.fr.txt.tmpl",
+			wantErr: "parse confirmation.txt.tmpl",
 		},
 		{
 			name: "unknown field",
 			change: func(f fstest.MapFS) {
-				f["waitlisted.en.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{.Postion}}{{end}}`)}
+				f["waitlisted.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{.Postion}}{{end}}`)}
 			},
 			wantErr: "waitlisted.en html",
 		},
 		{
+			name: "unknown message",
+			change: func(f fstest.MapFS) {
+				f["promoted.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{t "promoted.bodyy"}}{{end}}`)}
+			},
+			wantErr: `"promoted.bodyy"`,
+		},
+		{
+			name: "a message missing its placeholder",
+			change: func(f fstest.MapFS) {
+				f["promoted.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{t "email.hello" "Name"}}{{end}}`)}
+			},
+			wantErr: "pairs",
+		},
+		{
 			name: "unknown field in a branch",
 			change: func(f fstest.MapFS) {
-				f["cancelled.fr.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}x{{end}}{{define "text"}}{{if .MeetingCancelled}}{{.Reason}}{{end}}{{end}}`)}
+				f["cancelled.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}x{{end}}{{define "text"}}{{if .MeetingCancelled}}{{.Reason}}{{end}}{{end}}`)}
 			},
-			wantErr: "cancelled.fr text",
+			wantErr: "cancelled.en text",
 		},
 		{
 			name: "HTML that ends inside an attribute",
 			change: func(f fstest.MapFS) {
-				f["promoted.en.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}<a href="{{.Link}}{{end}}`)}
+				f["promoted.html.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "content"}}<a href="{{.Link}}{{end}}`)}
 			},
-			wantErr: "promoted.en html",
+			wantErr: "promoted",
 		},
 		{
 			name: "no subject",
 			change: func(f fstest.MapFS) {
-				f["promoted.en.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "text"}}x{{end}}`)}
+				f["promoted.txt.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "text"}}x{{end}}`)}
 			},
-			wantErr: `promoted.en.txt.tmpl does not define "subject"`,
+			wantErr: `promoted.txt.tmpl does not define "subject"`,
 		},
 		{
 			name:    "misspelt kind",
-			change:  func(f fstest.MapFS) { f["confirmaton.en.txt.tmpl"] = f["confirmation.en.txt.tmpl"] },
+			change:  func(f fstest.MapFS) { f["confirmaton.txt.tmpl"] = f["confirmation.txt.tmpl"] },
 			wantErr: `unknown email kind "confirmaton"`,
 		},
 		{
-			name:    "misnamed file",
-			change:  func(f fstest.MapFS) { f["confirmation.en.tmpl"] = f["confirmation.en.txt.tmpl"] },
-			wantErr: "confirmation.en.tmpl: want a name like",
+			name:    "a copy per language",
+			change:  func(f fstest.MapFS) { f["confirmation.fr.txt.tmpl"] = f["confirmation.txt.tmpl"] },
+			wantErr: "confirmation.fr.txt.tmpl: want a name like",
 		},
 	}
 	for _, tt := range tests {
@@ -128,23 +142,5 @@ func TestNewNeedsASenderDomain(t *testing.T) {
 		if _, err := templates.New(templates.Options{From: convene.Address{Name: "Convene", Address: addr}}); err == nil {
 			t.Errorf("From %q: no error", addr)
 		}
-	}
-}
-
-func TestNewAllowsMissingTranslations(t *testing.T) {
-	t.Parallel()
-	files := templateFiles(t)
-	delete(files, "waitlisted.fr.txt.tmpl")
-	delete(files, "waitlisted.fr.html.tmpl")
-	r, err := templates.NewFS(templates.Options{From: sender}, files)
-	if err != nil {
-		t.Fatalf("NewFS: %v", err)
-	}
-	e, err := r.Participant(data(convene.EmailWaitlisted, "fr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(e.Text, "Hello Jane Doe,") {
-		t.Errorf("French waitlist email without French templates is not English:\n%s", e.Text)
 	}
 }

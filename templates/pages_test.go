@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"convene"
 	"convene/templates"
@@ -26,11 +27,34 @@ func setupPages(t *testing.T) *templates.Pages {
 
 const cancelAction = "/r/tok3n.s1gnature/cancel"
 
+// badLink is the error page of a personal link that is not valid.
+func badLink(lang string) templates.ErrorPage {
+	return templates.ErrorPage{Page: templates.Page{Lang: lang, Path: "/r/bad"}, Status: http.StatusNotFound, Reason: templates.ReasonBadLink}
+}
+
+// say returns the catalogue's text of key in lang, escaped as the pages
+// show it.
+func say(t *testing.T, lang, key string, kv ...any) string {
+	t.Helper()
+	cat, err := templates.NewCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cat.Language(lang).T(key, kv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return htmlEscape(s)
+}
+
+var htmlEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace
+
 // pageData returns a confirmed registration of Jane Doe in lang for the
 // golden meeting.
 func pageData(lang string) templates.PageData {
 	m := meeting()
 	return templates.PageData{
+		Page:    templates.Page{Lang: lang, Path: "/r/tok3n.s1gnature"},
 		Meeting: m,
 		Registration: convene.Registration{
 			ID:           "r-janedoe00000000",
@@ -123,7 +147,7 @@ func TestPagesGolden(t *testing.T) {
 	t.Run("page-error-404", func(t *testing.T) {
 		t.Parallel()
 		var b bytes.Buffer
-		if err := p.Error(&b, http.StatusNotFound, "This link is not valid"); err != nil {
+		if err := p.Error(&b, badLink("en")); err != nil {
 			t.Fatalf("Error: %v", err)
 		}
 		checkGolden(t, "page-error-404", b.Bytes())
@@ -149,10 +173,10 @@ func TestPagesStatus(t *testing.T) {
 			return d
 		}(), []string{"Your registration is cancelled"}},
 		{"meeting cancelled", meetingCancelled("en"), []string{"Cancelled by the organisers", "The organisers have cancelled"}},
-		{"confirmed, French", pageData("fr"), []string{"Votre place est confirmée", "Annuler mon inscription"}},
-		{"waitlisted, French", waitlisted("fr", 2), []string{"Vous êtes en position 2 sur la liste d'attente"}},
-		{"just cancelled, French", justCancelled("fr"), []string{"Votre inscription est annulée"}},
-		{"meeting cancelled, French", meetingCancelled("fr"), []string{"Les organisateurs ont annulé"}},
+		{"confirmed, French", pageData("fr"), []string{say(t, "fr", "registration.confirmed"), say(t, "fr", "registration.cancel")}},
+		{"waitlisted, Arabic", waitlisted("ar", 2), []string{say(t, "ar", "registration.waitlisted_position", "Position", 2)}},
+		{"just cancelled, Chinese", justCancelled("zh"), []string{say(t, "zh", "registration.cancelled"), say(t, "zh", "registration.just_cancelled_body")}},
+		{"meeting cancelled, Russian", meetingCancelled("ru"), []string{say(t, "ru", "registration.by_organisers")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +241,7 @@ func TestPagesCancelFormOnlyWhileCancellable(t *testing.T) {
 			if want := `<form method="post" action="` + cancelAction + `">`; forms[0] != want {
 				t.Errorf("form tag = %s, want %s", forms[0], want)
 			}
-			if n := strings.Count(got, "<button"); n != 1 || !strings.Contains(got, `<button type="submit">`) {
+			if n := strings.Count(got, "<button"); n != 1 || !strings.Contains(got, `<button type="submit" class="danger">`) {
 				t.Errorf("page has %d buttons, want one submit button", n)
 			}
 			if strings.Contains(got, "<input") {
@@ -276,7 +300,7 @@ func TestPagesReportWriteErrors(t *testing.T) {
 	if err := p.Registration(failingWriter{}, pageData("en")); !errors.Is(err, errWrite) {
 		t.Errorf("Registration error = %v, want %v", err, errWrite)
 	}
-	if err := p.Error(failingWriter{}, http.StatusNotFound, "This link is not valid"); !errors.Is(err, errWrite) {
+	if err := p.Error(failingWriter{}, badLink("en")); !errors.Is(err, errWrite) {
 		t.Errorf("Error error = %v, want %v", err, errWrite)
 	}
 }
@@ -316,14 +340,26 @@ func TestPagesParticipantTextIsData(t *testing.T) {
 			})
 		}
 	}
-	t.Run("error message", func(t *testing.T) {
+	t.Run("meeting page", func(t *testing.T) {
 		t.Parallel()
+		d := meetingPage("en")
+		d.Meeting.Title = "Budget </title><script>alert(3)</script>"
+		d.Meeting.Location = "Room <b>XVII</b>"
+		d.Form = convene.RegistrationInput{Name: `"><script>alert(1)</script>`, Email: "{{.}}", Organisation: "<img src=x>"}
 		var b bytes.Buffer
-		if err := p.Error(&b, http.StatusNotFound, "<script>alert(1)</script> {{.}}"); err != nil {
+		if err := p.Meeting(&b, d); err != nil {
 			t.Fatal(err)
 		}
-		if got := b.String(); strings.Contains(got, "<script") || !strings.Contains(got, "&lt;script&gt;alert(1)&lt;/script&gt; {{.}}") {
-			t.Errorf("message is not escaped text:\n%s", got)
+		got := b.String()
+		for _, bad := range []string{"<script", "<img", "<b>"} {
+			if strings.Contains(got, bad) {
+				t.Errorf("page contains %q:\n%s", bad, got)
+			}
+		}
+		for _, want := range []string{`value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`, `value="{{.}}"`, `value="&lt;img src=x&gt;"`, "Budget &lt;/title&gt;"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("page lacks %q:\n%s", want, got)
+			}
 		}
 	})
 }
@@ -350,7 +386,7 @@ func TestPagesOnlyWebURLsBecomeLinks(t *testing.T) {
 			d := pageData("en")
 			d.Meeting.OnlineURL = tt.url
 			got := registrationPage(t, p, d)
-			hasLink := strings.Contains(got, "<a ")
+			hasLink := strings.Contains(got, `rel="noopener noreferrer"`) // the online link; the language switch has links of its own
 			if hasLink != tt.wantLink {
 				t.Errorf("link = %v, want %v:\n%s", hasLink, tt.wantLink, got)
 			}
@@ -367,20 +403,26 @@ func TestPagesOnlyWebURLsBecomeLinks(t *testing.T) {
 func TestPagesLanguage(t *testing.T) {
 	t.Parallel()
 	p := setupPages(t)
-	tests := []struct {
-		lang, wantLang, want string
-	}{
-		{"en", "en", "Cancel my registration"},
-		{"fr", "fr", "Annuler mon inscription"},
-		{"es", "en", "Cancel my registration"},
-		{"", "en", "Cancel my registration"},
-	}
-	for _, tt := range tests {
+	for _, tt := range []struct{ lang, wantLang, dir string }{
+		{"en", "en", "ltr"}, {"fr", "fr", "ltr"}, {"es", "es", "ltr"}, {"ru", "ru", "ltr"},
+		{"ar", "ar", "rtl"}, {"zh", "zh", "ltr"}, {"", "en", "ltr"}, {"xx", "en", "ltr"},
+	} {
 		t.Run(tt.lang, func(t *testing.T) {
 			t.Parallel()
 			got := registrationPage(t, p, pageData(tt.lang))
-			if !strings.Contains(got, `<html lang="`+tt.wantLang+`">`) || !strings.Contains(got, tt.want) {
-				t.Errorf("language %q: want lang=%q and %q:\n%s", tt.lang, tt.wantLang, tt.want, got)
+			if !strings.Contains(got, `<html lang="`+tt.wantLang+`" dir="`+tt.dir+`">`) || !strings.Contains(got, say(t, tt.wantLang, "registration.cancel")) {
+				t.Errorf("language %q: want lang=%q dir=%q and its cancel button:\n%s", tt.lang, tt.wantLang, tt.dir, got)
+			}
+			// The switch links to the five others, each named in itself.
+			for _, other := range convene.Languages {
+				link := `<a href="/r/tok3n.s1gnature?lang=` + other + `" lang="` + other + `" hreflang="` + other + `">`
+				if other == tt.wantLang {
+					if strings.Contains(got, link) || !strings.Contains(got, `<span aria-current="true" lang="`+other+`">`) {
+						t.Errorf("language %q: the switch links to the page's own language", tt.lang)
+					}
+				} else if !strings.Contains(got, link) {
+					t.Errorf("language %q: no switch to %s", tt.lang, other)
+				}
 			}
 		})
 	}
@@ -389,15 +431,15 @@ func TestPagesLanguage(t *testing.T) {
 func TestPagesShowLocalTimes(t *testing.T) {
 	t.Parallel()
 	p := setupPages(t)
-	if got := registrationPage(t, p, pageData("en")); !strings.Contains(got, "Tuesday 1 December 2026, 09:00–17:00 (Europe/Zurich)") {
+	if got := registrationPage(t, p, pageData("en")); !strings.Contains(got, "Tuesday, 1 December 2026, 09:00–17:00 (Europe/Zurich time)") {
 		t.Errorf("English page lacks the local times with the zone:\n%s", got)
 	}
-	if got := registrationPage(t, p, pageData("fr")); !strings.Contains(got, "mardi 1er décembre 2026, 09:00–17:00 (Europe/Zurich)") {
-		t.Errorf("French page lacks the local times with the zone:\n%s", got)
+	if got := registrationPage(t, p, pageData("zh")); !strings.Contains(got, "2026年12月1日星期二") || !strings.Contains(got, "上午9:00") {
+		t.Errorf("Chinese page lacks the CLDR date and time:\n%s", got)
 	}
 	d := pageData("en")
 	d.Meeting.EndsAt = nil
-	if got := registrationPage(t, p, d); !strings.Contains(got, "Tuesday 1 December 2026, 09:00 (Europe/Zurich)") {
+	if got := registrationPage(t, p, d); !strings.Contains(got, "Tuesday, 1 December 2026, 09:00 (Europe/Zurich time)") {
 		t.Errorf("page for a meeting without an end lacks its start:\n%s", got)
 	}
 }
@@ -418,19 +460,32 @@ func TestPagesAreSelfContained(t *testing.T) {
 		pages[name] = registrationPage(t, p, d)
 	}
 	var b bytes.Buffer
-	if err := p.Error(&b, http.StatusNotFound, "This link is not valid"); err != nil {
+	if err := p.Error(&b, badLink("ar")); err != nil {
 		t.Fatal(err)
 	}
 	pages["error"] = b.String()
+	b.Reset()
+	if err := p.Meeting(&b, meetingPage("zh")); err != nil {
+		t.Fatal(err)
+	}
+	pages["meeting"] = b.String()
+	b.Reset()
+	if err := p.Registered(&b, templates.RegisteredPage{Page: templates.Page{Lang: "ru", Path: "/m/x/registered"}, Meeting: meeting(), Back: "/m/x"}); err != nil {
+		t.Fatal(err)
+	}
+	pages["registered"] = b.String()
 
 	for name, got := range pages {
-		for _, want := range []string{
+		want := []string{
 			"<!DOCTYPE html>",
 			`<meta charset="utf-8">`,
 			`<meta name="viewport" content="width=device-width, initial-scale=1">`,
-			`<meta name="robots" content="noindex">`,
-			`<meta name="referrer" content="no-referrer">`,
-		} {
+		}
+		if name != "meeting" && name != "registered" {
+			// Personal and error pages: not indexed, their URL not sent on.
+			want = append(want, `<meta name="robots" content="noindex">`, `<meta name="referrer" content="no-referrer">`)
+		}
+		for _, want := range want {
 			if !strings.Contains(got, want) {
 				t.Errorf("%s lacks %s", name, want)
 			}
@@ -450,29 +505,88 @@ func TestPagesAreSelfContained(t *testing.T) {
 func TestPagesError(t *testing.T) {
 	t.Parallel()
 	p := setupPages(t)
-	tests := []struct {
-		status  int
-		message string
-		want    []string
-	}{
-		{http.StatusNotFound, "This link is not valid", []string{"<title>This link is not valid</title>", "<h1>This link is not valid</h1>", "Error 404: Not Found"}},
-		{http.StatusInternalServerError, "", []string{"<h1>Internal Server Error</h1>", "Error 500"}},
-		{http.StatusConflict, "  Registration\r\nis closed ", []string{"<h1>Registration is closed</h1>"}},
-	}
-	for _, tt := range tests {
-		var b bytes.Buffer
-		if err := p.Error(&b, tt.status, tt.message); err != nil {
-			t.Fatalf("Error(%d): %v", tt.status, err)
-		}
-		got := b.String()
-		if !strings.Contains(got, `<html lang="en">`) {
-			t.Errorf("Error(%d) is not an English page:\n%s", tt.status, got)
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(got, w) {
-				t.Errorf("Error(%d, %q) lacks %q:\n%s", tt.status, tt.message, w, got)
+	reasons := []string{templates.ReasonNotFound, templates.ReasonNoMeeting, templates.ReasonBadLink, templates.ReasonClosed,
+		templates.ReasonForbidden, templates.ReasonTooLarge, templates.ReasonUnsupported, templates.ReasonTimeout,
+		templates.ReasonTooMany, templates.ReasonUnavailable, templates.ReasonInternal}
+	for _, lang := range convene.Languages {
+		for _, reason := range reasons {
+			var b bytes.Buffer
+			d := templates.ErrorPage{Page: templates.Page{Lang: lang, Path: "/m/x"}, Status: 429, Reason: reason, Back: "/m/x"}
+			if err := p.Error(&b, d); err != nil {
+				t.Fatalf("%s %s: %v", lang, reason, err)
+			}
+			got := b.String()
+			heading := say(t, lang, "error."+reason)
+			for _, want := range []string{`<html lang="` + lang + `"`, "<title>" + heading + "</title>", "<h1>" + heading + "</h1>", say(t, lang, "error.status", "Status", 429), `<a href="/m/x">`} {
+				if !strings.Contains(got, want) {
+					t.Errorf("%s %s: page lacks %q:\n%s", lang, reason, want, got)
+				}
 			}
 		}
+	}
+	// When to try again: in seconds, then minutes, in the language's plural forms.
+	for _, tt := range []struct {
+		after time.Duration
+		key   string
+		n     int
+	}{{5 * time.Second, "error.retry_seconds", 5}, {59*time.Second + time.Millisecond, "error.retry_seconds", 60}, {2 * time.Minute, "error.retry_minutes", 2}, {10*time.Minute + time.Second, "error.retry_minutes", 11}} {
+		var b bytes.Buffer
+		d := templates.ErrorPage{Page: templates.Page{Lang: "ru"}, Status: 429, Reason: templates.ReasonTooMany, RetryAfter: tt.after}
+		if err := p.Error(&b, d); err != nil {
+			t.Fatal(err)
+		}
+		cat, _ := templates.NewCatalogue()
+		want, _ := cat.Language("ru").N(tt.key, tt.n)
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("retry after %v: page lacks %q:\n%s", tt.after, want, b.String())
+		}
+	}
+	// An unknown reason reads as a failure of Convene's, never as nothing.
+	var b bytes.Buffer
+	if err := p.Error(&b, templates.ErrorPage{Page: templates.Page{Lang: "en"}, Status: 500, Reason: "bogus"}); err != nil || !strings.Contains(b.String(), say(t, "en", "error.internal")) {
+		t.Errorf("unknown reason: %v\n%s", err, b.String())
+	}
+}
+
+// meetingPage returns the meeting's page in lang, open, for a visitor.
+func meetingPage(lang string) templates.MeetingPage {
+	m := meeting()
+	return templates.MeetingPage{Page: templates.Page{Lang: lang, Path: "/m/" + m.ID}, Meeting: m, Now: m.StartsAt.Add(-72 * time.Hour), Action: "/m/" + m.ID}
+}
+
+func TestPagesMeetingGolden(t *testing.T) {
+	t.Parallel()
+	p := setupPages(t)
+	invalid := meetingPage("ar")
+	invalid.Form = convene.RegistrationInput{Name: "", Email: "ada@", Organisation: "Statistics Office", Language: "fr"}
+	invalid.Problems = invalid.Form.Problems()
+	cancelled := meetingPage("fr")
+	cancelled.Meeting.Status = convene.MeetingCancelled
+	for name, d := range map[string]templates.MeetingPage{
+		"page-meeting.en":           meetingPage("en"),
+		"page-meeting.zh":           meetingPage("zh"),
+		"page-meeting-invalid.ar":   invalid,
+		"page-meeting-cancelled.fr": cancelled,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := p.Meeting(&b, d); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, name, b.Bytes())
+		})
+	}
+}
+
+func TestPagesMeetingNeedsAnAction(t *testing.T) {
+	t.Parallel()
+	p := setupPages(t)
+	d := meetingPage("en")
+	d.Action = ""
+	var b bytes.Buffer
+	if err := p.Meeting(&b, d); err == nil || b.Len() != 0 {
+		t.Errorf("a form without an action: error %v, %d bytes written", err, b.Len())
 	}
 }
 

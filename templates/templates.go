@@ -7,7 +7,6 @@ import (
 	htemplate "html/template"
 	"io/fs"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	ttemplate "text/template"
@@ -20,7 +19,7 @@ import (
 var embedded embed.FS
 
 // ParticipantKinds lists the email kinds Participant renders, in the order
-// of SPEC §4. Each has English templates; other languages are optional.
+// of SPEC §4.
 var ParticipantKinds = []string{
 	convene.EmailConfirmation,
 	convene.EmailWaitlisted,
@@ -30,11 +29,10 @@ var ParticipantKinds = []string{
 	convene.EmailCancelled,
 }
 
-// fallbackLanguage is the language every kind must exist in, and the one used
-// when a participant's language has no translation.
+// fallbackLanguage is the language used for a code Convene does not speak.
 const fallbackLanguage = convene.DefaultLanguage
 
-// Names of the templates the files must define.
+// Names of the files and of the templates they must define.
 const (
 	layoutFile   = "layout.html.tmpl"
 	commonBase   = "common"
@@ -64,33 +62,36 @@ type Options struct {
 type Renderer struct {
 	from   convene.Address
 	domain string
-	// kinds maps an email kind, then a language, to its parsed templates.
+	cat    *Catalogue
+	// kinds maps an email kind, then a language, to its templates, each
+	// language's copy calling that language's catalogue.
 	kinds map[string]map[string]*set
-	// common maps a language to its shared text templates, for the
-	// calendar description.
-	common map[string]*ttemplate.Template
-	// digests maps a language to the organiser digest's templates (see
-	// digest.go); they are not in kinds, so Participant refuses "digest".
-	digests map[string]*set
+	// digest is the organiser digest's templates (see digest.go), in
+	// English; it is not in kinds, so Participant refuses "digest".
+	digest *set
 }
 
 // set is the parsed templates of one kind in one language.
 type set struct {
-	lang string
-	text *ttemplate.Template // defines "subject" and "text"
+	lang *Language
+	text *ttemplate.Template // defines "subject", "text" and "calendar"
 	html *htemplate.Template // defines "layout" and "content"
 }
 
-// New parses the embedded templates once. It fails if a template does not
-// parse or does not execute on sample data, if a file is misnamed, or if a
-// participant kind or the organiser digest lacks its English templates; a
-// running worker therefore never meets a broken template.
+// New parses the embedded templates and catalogues once. It fails if a
+// template does not parse or does not execute on sample data in every
+// language, if a file is misnamed or missing, or if a catalogue lacks a
+// message; a running worker therefore never meets a broken template.
 func New(opts Options) (*Renderer, error) {
-	return newFS(opts, embedded)
+	cat, err := NewCatalogue()
+	if err != nil {
+		return nil, err
+	}
+	return newFS(opts, embedded, cat)
 }
 
 // newFS is New reading the templates from fsys.
-func newFS(opts Options, fsys fs.FS) (*Renderer, error) {
+func newFS(opts Options, fsys fs.FS, cat *Catalogue) (*Renderer, error) {
 	domain, err := domainOf(opts.From.Address)
 	if err != nil {
 		return nil, err
@@ -98,137 +99,64 @@ func newFS(opts Options, fsys fs.FS) (*Renderer, error) {
 	r := &Renderer{
 		from:   opts.From,
 		domain: domain,
+		cat:    cat,
 		kinds:  map[string]map[string]*set{},
-		common: map[string]*ttemplate.Template{},
 	}
 
 	names, err := fs.Glob(fsys, "*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	// files maps base name ("common" or a kind), then language, then
-	// format ("txt" or "html") to the file name.
-	files := map[string]map[string]map[string]string{}
-	hasLayout := false
 	for _, name := range names {
 		if name == layoutFile {
-			hasLayout = true
 			continue
 		}
 		parts := strings.Split(strings.TrimSuffix(name, ".tmpl"), ".")
-		if len(parts) != 3 || (parts[2] != "txt" && parts[2] != "html") {
-			return nil, fmt.Errorf("templates: %s: want a name like confirmation.en.txt.tmpl or confirmation.en.html.tmpl", name)
+		if len(parts) != 2 || (parts[1] != "txt" && parts[1] != "html") {
+			return nil, fmt.Errorf("templates: %s: want a name like confirmation.txt.tmpl or confirmation.html.tmpl (one file per kind; the words are in locales/)", name)
 		}
-		base, lang, format := parts[0], parts[1], parts[2]
-		if base != commonBase && base != convene.EmailDigest && !slices.Contains(ParticipantKinds, base) {
+		if base := parts[0]; base != commonBase && base != convene.EmailDigest && !slices.Contains(ParticipantKinds, base) {
 			return nil, fmt.Errorf("templates: %s: unknown email kind %q", name, base)
 		}
-		if files[base] == nil {
-			files[base] = map[string]map[string]string{}
-		}
-		if files[base][lang] == nil {
-			files[base][lang] = map[string]string{}
-		}
-		files[base][lang][format] = name
-	}
-	if !hasLayout {
-		return nil, fmt.Errorf("templates: %s is missing", layoutFile)
-	}
-	for _, kind := range ParticipantKinds {
-		if files[kind][fallbackLanguage] == nil {
-			return nil, fmt.Errorf("templates: kind %s has no %s templates", kind, fallbackLanguage)
-		}
 	}
 
-	// Parse the shared templates of each language that has any file.
-	type base struct {
-		text *ttemplate.Template
-		html *htemplate.Template
-	}
-	bases := map[string]base{}
 	for _, kind := range ParticipantKinds {
-		for lang, formats := range files[kind] {
-			for _, format := range []string{"txt", "html"} {
-				if formats[format] == "" {
-					return nil, fmt.Errorf("templates: %s.%s.%s.tmpl is missing", kind, lang, format)
-				}
-			}
-			if _, ok := bases[lang]; ok {
-				continue
-			}
-			common := files[commonBase][lang]
-			if common["txt"] == "" || common["html"] == "" {
-				return nil, fmt.Errorf("templates: language %s needs %s.%s.txt.tmpl and %s.%s.html.tmpl", lang, commonBase, lang, commonBase, lang)
-			}
-			t, err := parseText(fsys, ttemplate.New(common["txt"]), common["txt"])
-			if err != nil {
-				return nil, err
-			}
-			h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs), layoutFile)
-			if err != nil {
-				return nil, err
-			}
-			if h, err = parseHTML(fsys, h.New(common["html"]), common["html"]); err != nil {
-				return nil, err
-			}
-			if t.Lookup(tmplCalendar) == nil {
-				return nil, fmt.Errorf("templates: %s does not define %q", common["txt"], tmplCalendar)
-			}
-			bases[lang] = base{text: t, html: h}
-			r.common[lang] = t
+		t, err := parseText(fsys, ttemplate.New(commonBase).Funcs(textFuncs(nil)), commonBase+".txt.tmpl", kind+".txt.tmpl")
+		if err != nil {
+			return nil, err
 		}
-	}
-
-	// Parse each kind in each language on a copy of its language's shared
-	// templates.
-	for _, kind := range ParticipantKinds {
+		h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(nil)), layoutFile, commonBase+".html.tmpl", kind+".html.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		if err := defines(t, kind+".txt.tmpl", tmplSubject, tmplText, tmplCalendar); err != nil {
+			return nil, err
+		}
+		if err := defines(h, kind+".html.tmpl", tmplLayout, tmplContent); err != nil {
+			return nil, err
+		}
 		r.kinds[kind] = map[string]*set{}
-		for lang, formats := range files[kind] {
-			b := bases[lang]
-			t, err := b.text.Clone()
+		for _, l := range cat.Languages() {
+			s, err := forLanguage(t, h, l)
 			if err != nil {
-				return nil, fmt.Errorf("templates: %w", err)
-			}
-			if t, err = parseText(fsys, t.New(formats["txt"]), formats["txt"]); err != nil {
 				return nil, err
 			}
-			h, err := b.html.Clone()
-			if err != nil {
-				return nil, fmt.Errorf("templates: %w", err)
-			}
-			if h, err = parseHTML(fsys, h.New(formats["html"]), formats["html"]); err != nil {
-				return nil, err
-			}
-			for _, name := range []string{tmplSubject, tmplText} {
-				if t.Lookup(name) == nil {
-					return nil, fmt.Errorf("templates: %s does not define %q", formats["txt"], name)
-				}
-			}
-			for _, name := range []string{tmplLayout, tmplContent} {
-				if h.Lookup(name) == nil {
-					return nil, fmt.Errorf("templates: %s does not define %q", formats["html"], name)
-				}
-			}
-			r.kinds[kind][lang] = &set{lang: lang, text: t, html: h}
+			r.kinds[kind][l.Code] = s
 		}
 	}
 
-	// Execute everything once on sample data, so that a template that
-	// parses but cannot run (a misspelt field, an ambiguous HTML context)
-	// stops the process now rather than an email later.
+	// Execute everything once on sample data in every language, so that a
+	// template that parses but cannot run (a misspelt field or message, an
+	// ambiguous HTML context) stops the process now rather than an email
+	// later.
 	for _, kind := range ParticipantKinds {
-		langs := make([]string, 0, len(r.kinds[kind]))
-		for lang := range r.kinds[kind] {
-			langs = append(langs, lang)
-		}
-		sort.Strings(langs)
-		for _, lang := range langs {
-			s := r.kinds[kind][lang]
-			for _, v := range samples(kind, lang) {
+		for _, l := range cat.Languages() {
+			s := r.kinds[kind][l.Code]
+			for _, v := range samples(kind, l) {
 				if _, err := r.execute(s, v); err != nil {
 					return nil, err
 				}
-				if _, err := r.description(lang, v); err != nil {
+				if _, err := r.description(s, v); err != nil {
 					return nil, err
 				}
 			}
@@ -236,46 +164,96 @@ func newFS(opts Options, fsys fs.FS) (*Renderer, error) {
 	}
 
 	// The organiser digest, parsed and tried on its own.
-	if err := r.parseDigests(fsys, files[convene.EmailDigest]); err != nil {
+	if err := r.parseDigest(fsys); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-var htmlFuncs = htemplate.FuncMap{
-	// lines escapes multi-line plain text for HTML, with a <br> at each
-	// line break.
-	"lines": func(s string) htemplate.HTML {
-		ls := strings.Split(s, "\n")
-		for i, l := range ls {
-			ls[i] = htemplate.HTMLEscapeString(l)
-		}
-		return htemplate.HTML(strings.Join(ls, "<br>\n"))
-	},
-}
-
-func parseText(fsys fs.FS, t *ttemplate.Template, name string) (*ttemplate.Template, error) {
-	src, err := fs.ReadFile(fsys, name)
+// forLanguage returns copies of t and h whose message functions speak l.
+func forLanguage(t *ttemplate.Template, h *htemplate.Template, l *Language) (*set, error) {
+	tc, err := t.Clone()
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	t, err = t.Parse(string(src))
+	hc, err := h.Clone()
 	if err != nil {
-		return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	return &set{lang: l, text: tc.Funcs(textFuncs(l)), html: hc.Funcs(htmlFuncs(l))}, nil
+}
+
+// textFuncs are the functions every template may call: t looks a message
+// up in l's catalogue ({{t "email.hello" "Name" .Name}}), n a plural one
+// ({{n "meeting.seats_left" .SeatsLeft}}). With a nil l they only exist,
+// for parsing; each language's copy of a template gets its own.
+func textFuncs(l *Language) ttemplate.FuncMap {
+	if l == nil {
+		none := func(key string, _ ...any) (string, error) {
+			return "", fmt.Errorf("templates: message %q looked up without a language", key)
+		}
+		return ttemplate.FuncMap{"t": none, "n": func(key string, _ int, _ ...any) (string, error) { return none(key) }}
+	}
+	return ttemplate.FuncMap{"t": l.T, "n": l.N}
+}
+
+// htmlFuncs are textFuncs and lines, for HTML templates.
+func htmlFuncs(l *Language) htemplate.FuncMap {
+	f := htemplate.FuncMap(textFuncs(l))
+	f["lines"] = lines
+	return f
+}
+
+// lines escapes multi-line plain text for HTML, with a <br> at each line
+// break.
+func lines(s string) htemplate.HTML {
+	ls := strings.Split(s, "\n")
+	for i, l := range ls {
+		ls[i] = htemplate.HTMLEscapeString(l)
+	}
+	return htemplate.HTML(strings.Join(ls, "<br>\n"))
+}
+
+// parseText parses the files, in order, into t.
+func parseText(fsys fs.FS, t *ttemplate.Template, names ...string) (*ttemplate.Template, error) {
+	for _, name := range names {
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		if t, err = t.New(name).Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+		}
 	}
 	return t, nil
 }
 
-func parseHTML(fsys fs.FS, h *htemplate.Template, name string) (*htemplate.Template, error) {
-	src, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	h, err = h.Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+// parseHTML parses the files, in order, into h.
+func parseHTML(fsys fs.FS, h *htemplate.Template, names ...string) (*htemplate.Template, error) {
+	for _, name := range names {
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		if h, err = h.New(name).Parse(string(src)); err != nil {
+			return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+		}
 	}
 	return h, nil
+}
+
+// lookuper is a text or HTML template set.
+type lookuper[T any] interface{ Lookup(string) T }
+
+// defines checks that a template set defines every name.
+func defines[T comparable](t lookuper[T], file string, names ...string) error {
+	var zero T
+	for _, name := range names {
+		if t.Lookup(name) == zero {
+			return fmt.Errorf("templates: %s does not define %q", file, name)
+		}
+	}
+	return nil
 }
 
 // domainOf returns the domain of a sender address.
@@ -290,9 +268,9 @@ func domainOf(addr string) (string, error) {
 // Data is everything one participant email needs; the caller loads it.
 type Data struct {
 	Meeting convene.Meeting
-	// Registration is the addressee. Its Language chooses the templates
-	// (English when there is no translation); for "waitlisted", Position is
-	// the place on the waiting list.
+	// Registration is the addressee. Its Language chooses the words
+	// (English for a language Convene does not speak); for "waitlisted",
+	// Position is the place on the waiting list.
 	Registration convene.Registration
 	// Message identifies the email: its Kind chooses the templates, and its
 	// MessageID under the sender's domain becomes Email.MessageID.
@@ -317,8 +295,8 @@ type Data struct {
 }
 
 // Participant renders the email d.Message.Kind describes for one
-// participant. Kinds other than those in ParticipantKinds, such as
-// "digest", are an EINVALID error.
+// participant, in the registration's language. Kinds other than those in
+// ParticipantKinds, such as "digest", are an EINVALID error.
 func (r *Renderer) Participant(d Data) (convene.Email, error) {
 	kind := d.Message.Kind
 	langs, ok := r.kinds[kind]
@@ -329,7 +307,10 @@ func (r *Renderer) Participant(d Data) (convene.Email, error) {
 	if !ok {
 		s = langs[fallbackLanguage]
 	}
-	v := newView(d, s.lang)
+	v, err := newView(d, s.lang)
+	if err != nil {
+		return convene.Email{}, err
+	}
 	out, err := r.execute(s, v)
 	if err != nil {
 		return convene.Email{}, err
@@ -353,7 +334,7 @@ func (r *Renderer) Participant(d Data) (convene.Email, error) {
 		method, filename, contentType = methodCancel, "cancel.ics", contentTypeCancel
 	}
 	if method != "" {
-		desc, err := r.description(s.lang, v)
+		desc, err := r.description(s, v)
 		if err != nil {
 			return convene.Email{}, err
 		}
@@ -378,13 +359,13 @@ func (r *Renderer) execute(s *set, v view) (rendered, error) {
 	defer putBuffer(text)
 	defer putBuffer(html)
 	if err := s.text.ExecuteTemplate(subject, tmplSubject, &v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s subject: %w", v.Kind, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s.%s subject: %w", v.Kind, s.lang.Code, err)
 	}
 	if err := s.text.ExecuteTemplate(text, tmplText, &v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s text: %w", v.Kind, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s.%s text: %w", v.Kind, s.lang.Code, err)
 	}
 	if err := s.html.ExecuteTemplate(html, tmplLayout, &v); err != nil {
-		return rendered{}, fmt.Errorf("templates: %s.%s html: %w", v.Kind, s.lang, err)
+		return rendered{}, fmt.Errorf("templates: %s.%s html: %w", v.Kind, s.lang.Code, err)
 	}
 	return rendered{subject: oneLine(subject.String()), text: text.String(), html: html.String()}, nil
 }
@@ -404,16 +385,12 @@ func putBuffer(b *bytes.Buffer) {
 	buffers.Put(b)
 }
 
-// description renders the calendar entry's DESCRIPTION in lang.
-func (r *Renderer) description(lang string, v view) (string, error) {
-	t, ok := r.common[lang]
-	if !ok {
-		t = r.common[fallbackLanguage]
-	}
+// description renders the calendar entry's DESCRIPTION in s's language.
+func (r *Renderer) description(s *set, v view) (string, error) {
 	b := getBuffer()
 	defer putBuffer(b)
-	if err := t.ExecuteTemplate(b, tmplCalendar, &v); err != nil {
-		return "", fmt.Errorf("templates: %s calendar description: %w", lang, err)
+	if err := s.text.ExecuteTemplate(b, tmplCalendar, &v); err != nil {
+		return "", fmt.Errorf("templates: %s calendar description: %w", s.lang.Code, err)
 	}
 	return strings.TrimSpace(b.String()), nil
 }

@@ -1,7 +1,7 @@
 package templates
 
 import (
-	"strconv"
+	"cmp"
 	"strings"
 	"time"
 	"unicode"
@@ -13,15 +13,19 @@ import (
 // cleaned of control characters, and times already formatted in the
 // meeting's time zone and the email's language.
 type view struct {
-	Kind         string
-	Lang         string
-	Name         string
-	Organisation string
-	Title        string
-	When         string // start (and end) in the meeting's zone, with the zone's name
-	Location     string
-	OnlineURL    string
-	Link         string
+	Kind string
+	Lang string
+	// Dir is "ltr" or "rtl"; Start and End are the CSS sides text starts
+	// and ends on ("left" and "right" in a left-to-right language), and
+	// Arrow points from old to new.
+	Dir, Start, End, Arrow string
+	Name                   string
+	Organisation           string
+	Title                  string
+	When                   string // start (and end) in the meeting's zone, with the zone's name
+	Location               string
+	OnlineURL              string
+	Link                   string
 	// Position is the place on the waiting list, for "waitlisted".
 	Position int
 	// StartsIn is how long until the meeting starts ("1 day"), for
@@ -36,22 +40,40 @@ type view struct {
 }
 
 // change is one changed detail of a meeting. Field is "start", "end",
-// "location" or "online_url"; Old and New are empty when unset.
+// "location" or "online_url", and Label its name in the email's language;
+// Old and New are empty when unset, and OldText and NewText then say so.
+// Text is the whole change, "old → new".
 type change struct {
-	Field    string
-	Old, New string
+	Field, Label     string
+	Old, New         string
+	OldText, NewText string
+	Text             string
 }
 
-func newView(d Data, lang string) view {
-	l := localeFor(lang)
+// changeLabels are the catalogue keys of the changed details' names.
+var changeLabels = map[string]string{"start": "updated.start", "end": "updated.end", "location": "email.where", "online_url": "email.online"}
+
+// direction sets a view's Dir, Start, End and Arrow for l.
+func direction(l *Language) (dir, start, end, arrow string) {
+	if l.Dir == "rtl" {
+		return "rtl", "right", "left", "←"
+	}
+	return "ltr", "left", "right", "→"
+}
+
+func newView(d Data, l *Language) (view, error) {
 	m := d.Meeting
+	when, err := l.When(m)
+	if err != nil {
+		return view{}, err
+	}
 	v := view{
 		Kind:             d.Message.Kind,
-		Lang:             lang,
+		Lang:             l.Code,
 		Name:             oneLine(d.Registration.Name),
 		Organisation:     oneLine(d.Registration.Organisation),
 		Title:            oneLine(m.Title),
-		When:             l.when(m),
+		When:             when,
 		Location:         oneLine(m.Location),
 		OnlineURL:        oneLine(m.OnlineURL),
 		Link:             oneLine(d.Link),
@@ -60,43 +82,71 @@ func newView(d Data, lang string) view {
 		ReminderMessage:  multiLine(d.ReminderMessage),
 		MeetingCancelled: d.MeetingCancelled,
 	}
+	v.Dir, v.Start, v.End, v.Arrow = direction(l)
 	if d.Message.Kind == convene.EmailReminder {
-		v.StartsIn = l.duration(m.StartsAt.Sub(d.Now))
+		if v.StartsIn, err = l.Duration(m.StartsAt.Sub(d.Now)); err != nil {
+			return view{}, err
+		}
 	}
 	if d.Previous != nil && d.Message.Kind == convene.EmailUpdated {
-		v.Changes = changes(l, *d.Previous, m)
+		if v.Changes, err = changes(l, *d.Previous, m); err != nil {
+			return view{}, err
+		}
 	}
-	return v
+	return v, nil
 }
 
 // changes compares the details a participant plans around, as they would
 // read them.
-func changes(l *locale, prev, m convene.Meeting) []change {
+func changes(l *Language, prev, m convene.Meeting) ([]change, error) {
 	var out []change
 	add := func(field, before, after string) {
 		if before != after {
 			out = append(out, change{Field: field, Old: before, New: after})
 		}
 	}
-	add("start", l.instant(prev.StartsAt, prev.Zone()), l.instant(m.StartsAt, m.Zone()))
-	end := func(m convene.Meeting) string {
-		if m.EndsAt == nil {
-			return ""
+	at := func(t *time.Time, loc *time.Location) (string, error) {
+		if t == nil {
+			return "", nil
 		}
-		return l.instant(*m.EndsAt, m.Zone())
+		return l.Instant(*t, loc)
 	}
-	add("end", end(prev), end(m))
+	var times [4]string
+	for i, t := range []struct {
+		at  *time.Time
+		loc *time.Location
+	}{{&prev.StartsAt, prev.Zone()}, {&m.StartsAt, m.Zone()}, {prev.EndsAt, prev.Zone()}, {m.EndsAt, m.Zone()}} {
+		s, err := at(t.at, t.loc)
+		if err != nil {
+			return nil, err
+		}
+		times[i] = s
+	}
+	add("start", times[0], times[1])
+	add("end", times[2], times[3])
 	add("location", oneLine(prev.Location), oneLine(m.Location))
 	add("online_url", oneLine(prev.OnlineURL), oneLine(m.OnlineURL))
-	return out
+	none, err := l.T("updated.none")
+	if err != nil {
+		return nil, err
+	}
+	_, _, _, arrow := direction(l)
+	for i, c := range out {
+		if out[i].Label, err = l.T(changeLabels[c.Field]); err != nil {
+			return nil, err
+		}
+		out[i].OldText, out[i].NewText = cmp.Or(c.Old, none), cmp.Or(c.New, none)
+		out[i].Text = out[i].OldText + " " + arrow + " " + out[i].NewText
+	}
+	return out, nil
 }
 
 // samples returns views that exercise every branch of the templates, for
 // New to try them.
-func samples(kind, lang string) []view {
+func samples(kind string, l *Language) []view {
 	full := view{
 		Kind:            kind,
-		Lang:            lang,
+		Lang:            l.Code,
 		Name:            "Sample Name",
 		Organisation:    "Sample Organisation",
 		Title:           "Sample meeting",
@@ -109,14 +159,19 @@ func samples(kind, lang string) []view {
 		ReminderSubject: "Sample subject",
 		ReminderMessage: "Sample\nmessage",
 		Changes: []change{
-			{Field: "start", Old: "a", New: "b"},
-			{Field: "end", Old: "", New: "b"},
-			{Field: "location", Old: "a", New: ""},
-			{Field: "online_url", Old: "a", New: "b"},
+			{Field: "start", Label: "Start", Old: "a", New: "b", OldText: "a", NewText: "b", Text: "a → b"},
+			{Field: "location", Label: "Where", Old: "a", OldText: "a", NewText: "(none)", Text: "a → (none)"},
 		},
 		MeetingCancelled: true,
 	}
-	return []view{full, {Kind: kind, Lang: lang}}
+	bare := view{Kind: kind, Lang: l.Code}
+	noSubject := full
+	noSubject.ReminderSubject, noSubject.Organisation, noSubject.MeetingCancelled = "", "", false
+	out := []view{full, bare, noSubject}
+	for i := range out {
+		out[i].Dir, out[i].Start, out[i].End, out[i].Arrow = direction(l)
+	}
+	return out
 }
 
 // oneLine returns s as a single line: every run of white space (line breaks
@@ -172,111 +227,4 @@ func multiLine(s string) string {
 		lines[i] = strings.TrimRightFunc(l, unicode.IsSpace)
 	}
 	return strings.Trim(strings.Join(lines, "\n"), "\n")
-}
-
-// locale holds the words Go formats dates and durations with; sentences
-// live in the templates.
-type locale struct {
-	days    [7]string  // from Sunday
-	months  [12]string // from January
-	first   string     // written after day 1 of a month: "er" in French
-	day     [2]string  // singular, plural
-	hour    [2]string
-	minute  [2]string
-	and     string
-	endSpan string // between start and end on different days
-}
-
-var locales = map[string]*locale{
-	"en": {
-		days:    [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"},
-		months:  [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
-		day:     [2]string{"day", "days"},
-		hour:    [2]string{"hour", "hours"},
-		minute:  [2]string{"minute", "minutes"},
-		and:     " and ",
-		endSpan: " – ",
-	},
-	"fr": {
-		days:    [7]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"},
-		months:  [12]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
-		first:   "er",
-		day:     [2]string{"jour", "jours"},
-		hour:    [2]string{"heure", "heures"},
-		minute:  [2]string{"minute", "minutes"},
-		and:     " et ",
-		endSpan: " – ",
-	},
-}
-
-func localeFor(lang string) *locale {
-	if l, ok := locales[lang]; ok {
-		return l
-	}
-	return locales[fallbackLanguage]
-}
-
-// date formats the day of t: "Tuesday 1 December 2026", "mardi 1er décembre 2026".
-func (l *locale) date(t time.Time) string {
-	d := strconv.Itoa(t.Day())
-	if t.Day() == 1 {
-		d += l.first
-	}
-	return l.days[t.Weekday()] + " " + d + " " + l.months[t.Month()-1] + " " + strconv.Itoa(t.Year())
-}
-
-// when formats a meeting's start and end in its zone:
-// "Tuesday 1 December 2026, 09:00–17:00 (Europe/Geneva)". A meeting without
-// an end shows its start only; one that ends on another day shows both dates.
-func (l *locale) when(m convene.Meeting) string {
-	loc := m.Zone()
-	start := m.StartsAt.In(loc)
-	s := l.date(start) + ", " + start.Format("15:04")
-	if m.EndsAt != nil {
-		end := m.EndsAt.In(loc)
-		if y, mo, d := end.Date(); y == start.Year() && mo == start.Month() && d == start.Day() {
-			s += "–" + end.Format("15:04")
-		} else {
-			s += l.endSpan + l.date(end) + ", " + end.Format("15:04")
-		}
-	}
-	return s + " (" + loc.String() + ")"
-}
-
-// instant formats one moment in loc: "Tuesday 1 December 2026, 09:00 (Europe/Geneva)".
-func (l *locale) instant(t time.Time, loc *time.Location) string {
-	t = t.In(loc)
-	return l.date(t) + ", " + t.Format("15:04") + " (" + loc.String() + ")"
-}
-
-// duration says how long d is, to the minute, in at most two units: "1 day",
-// "2 days and 3 hours", "1 hour and 30 minutes", "15 minutes". It returns ""
-// when d rounds to zero or less. Durations are rounded so that a reminder
-// sent a few seconds late still says "1 day".
-func (l *locale) duration(d time.Duration) string {
-	unit := func(n int64, words [2]string) string {
-		w := words[1]
-		if n == 1 {
-			w = words[0]
-		}
-		return strconv.FormatInt(n, 10) + " " + w
-	}
-	join := func(a int64, aw [2]string, b int64, bw [2]string) string {
-		if b == 0 {
-			return unit(a, aw)
-		}
-		return unit(a, aw) + l.and + unit(b, bw)
-	}
-	switch {
-	case d.Round(time.Minute) <= 0:
-		return ""
-	case d.Round(time.Hour) >= 24*time.Hour:
-		h := int64(d.Round(time.Hour) / time.Hour)
-		return join(h/24, l.day, h%24, l.hour)
-	case d.Round(time.Minute) >= time.Hour:
-		m := int64(d.Round(time.Minute) / time.Minute)
-		return join(m/60, l.hour, m%60, l.minute)
-	default:
-		return unit(int64(d.Round(time.Minute)/time.Minute), l.minute)
-	}
 }
