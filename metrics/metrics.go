@@ -15,7 +15,7 @@ import (
 const namespace = "convene"
 
 // Registration outcomes, as the handlers report them.
-var registrationOutcomes = []string{"created_confirmed", "created_waitlisted", "existing", "rejected", "unavailable"}
+var registrationOutcomes = []string{"created_confirmed", "created_waitlisted", "existing", "rejected", "limited", "honeypot", "unavailable"}
 
 // Reasons a send can fail, as the jobs report them.
 var emailReasons = []string{convene.ReasonTemporary, convene.ReasonPermanent, convene.ReasonNetwork, convene.ReasonUnknown}
@@ -103,7 +103,7 @@ func New(inspector QueueInspector) *Metrics {
 		}),
 		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "registrations_total",
-			Help: "Registration requests, by outcome (created_confirmed, created_waitlisted, existing, rejected, unavailable).",
+			Help: "Registration requests, JSON and form, by outcome (created_confirmed, created_waitlisted, existing, rejected, limited, honeypot, unavailable).",
 		}, []string{"outcome"}),
 	}
 
@@ -229,7 +229,9 @@ func (m *Metrics) ReminderLateness(d time.Duration) {
 }
 
 // Registration records the outcome of one registration request:
-// created_confirmed, created_waitlisted, existing, rejected or unavailable.
+// created_confirmed, created_waitlisted, existing, rejected, limited (an
+// intake limit), honeypot (a robot filled the form's hidden field) or
+// unavailable.
 func (m *Metrics) Registration(outcome string) {
 	if m == nil {
 		return

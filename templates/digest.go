@@ -226,11 +226,12 @@ func executeDigest(s *set, v digestView) (rendered, error) {
 // layout's "content", "link" and "footer" itself.
 func (r *Renderer) parseDigest(fsys fs.FS) error {
 	txt, html := convene.EmailDigest+".txt.tmpl", convene.EmailDigest+".html.tmpl"
-	t, err := parseText(fsys, ttemplate.New(txt), txt)
+	english := r.cat.Language(fallbackLanguage)
+	t, err := parseText(fsys, ttemplate.New(txt), english, txt)
 	if err != nil {
 		return err
 	}
-	h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(nil)), layoutFile, html)
+	h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(english)), english, layoutFile, html)
 	if err != nil {
 		return err
 	}
@@ -240,7 +241,7 @@ func (r *Renderer) parseDigest(fsys fs.FS) error {
 	if err := defines(h, html, tmplLayout, tmplContent, "link", "footer"); err != nil {
 		return err
 	}
-	s := &set{lang: r.cat.Language(fallbackLanguage), text: t, html: h}
+	s := &set{lang: english, text: t, html: h}
 	for _, d := range sampleDigests() {
 		v, err := newDigestView(d, s.lang)
 		if err != nil {

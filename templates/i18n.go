@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"github.com/go-playground/locales"
@@ -61,8 +62,60 @@ type Language struct {
 
 	localizer *i18n.Localizer
 	cldr      locales.Translator
-	// static holds the messages without placeholders, looked up once.
-	static map[string]string
+	// messages holds every message that is not a plural, compiled once
+	// into its text and placeholders; T fills them without running a
+	// template. Plurals go through go-i18n, which picks the CLDR form.
+	messages map[string]message
+}
+
+// message is a compiled message: literal text and placeholders, in order.
+type message []segment
+
+// segment is literal text, or the name of a placeholder when hole is true.
+type segment struct {
+	text string
+	hole bool
+}
+
+// compile splits a message's text into literal text and {{.Name}}
+// placeholders. Anything else in {{ }} is refused: the catalogues hold
+// words, not logic.
+func compile(key, text string) (message, error) {
+	var out message
+	for {
+		i := strings.Index(text, "{{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(text[i:], "}}")
+		if j < 0 {
+			return nil, fmt.Errorf("templates: message %q: unclosed {{", key)
+		}
+		name, ok := strings.CutPrefix(strings.TrimSpace(text[i+2:i+j]), ".")
+		if !ok || name == "" || strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
+			return nil, fmt.Errorf("templates: message %q: %q is not a placeholder such as {{.Name}}", key, text[i:i+j+2])
+		}
+		if i > 0 {
+			out = append(out, segment{text: text[:i]})
+		}
+		out = append(out, segment{text: name, hole: true})
+		text = text[i+j+2:]
+	}
+	if text != "" {
+		out = append(out, segment{text: text})
+	}
+	return out, nil
+}
+
+// static returns the message's text when it has no placeholder.
+func (m message) static() (string, bool) {
+	switch {
+	case len(m) == 0:
+		return "", true
+	case len(m) == 1 && !m[0].hole:
+		return m[0].text, true
+	}
+	return "", false
 }
 
 // Catalogue is the messages of every language Convene speaks
@@ -126,20 +179,20 @@ func newCatalogue(fsys fs.FS) (*Catalogue, error) {
 			Name:      info.selfName,
 			localizer: i18n.NewLocalizer(bundle, code),
 			cldr:      info.cldr(),
-			static:    map[string]string{},
+			messages:  map[string]message{},
 		}
 		if info.rtl {
 			l.Dir = "rtl"
 		}
-		for _, k := range c.keys {
-			if len(c.placeholders[k]) > 0 {
-				continue
+		for _, m := range files[code].Messages {
+			if len(messageForms(english[m.ID])) > 1 {
+				continue // a plural
 			}
-			s, err := l.localize(&i18n.LocalizeConfig{MessageID: k})
+			compiled, err := compile(m.ID, m.Other)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w (locales/%s.toml)", err, code)
 			}
-			l.static[k] = s
+			l.messages[m.ID] = compiled
 		}
 		c.langs[code] = l
 	}
@@ -171,16 +224,56 @@ func (c *Catalogue) Keys() []string { return slices.Clone(c.keys) }
 // pairs of a placeholder's name and its value ("Title", "Side event").
 // Values are plain text; HTML templates escape the result.
 func (l *Language) T(key string, kv ...any) (string, error) {
-	if len(kv) == 0 {
-		if s, ok := l.static[key]; ok {
-			return s, nil
+	m, ok := l.messages[key]
+	if !ok {
+		return "", fmt.Errorf("templates: no message %q in %s", key, l.Code)
+	}
+	if s, ok := m.static(); ok {
+		return s, nil
+	}
+	if len(kv)%2 != 0 {
+		return "", fmt.Errorf("templates: message %q: placeholders come in name-value pairs", key)
+	}
+	var b strings.Builder
+	for _, seg := range m {
+		if !seg.hole {
+			b.WriteString(seg.text)
+			continue
+		}
+		found := false
+		for i := 0; i < len(kv); i += 2 {
+			if name, _ := kv[i].(string); name == seg.text {
+				b.WriteString(text(kv[i+1]))
+				found = true
+				break
+			}
+		}
+		if !found {
+			return "", fmt.Errorf("templates: message %q in %s: no value for {{.%s}}", key, l.Code, seg.text)
 		}
 	}
-	data, err := pairs(key, kv)
-	if err != nil {
-		return "", err
+	return b.String(), nil
+}
+
+// Static returns the message key in l when it has no placeholder.
+func (l *Language) static(key string) (string, bool) {
+	if m, ok := l.messages[key]; ok {
+		return m.static()
 	}
-	return l.localize(&i18n.LocalizeConfig{MessageID: key, TemplateData: data})
+	return "", false
+}
+
+// text formats a placeholder's value.
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case fmt.Stringer:
+		return v.String()
+	}
+	return fmt.Sprint(v)
 }
 
 // N returns the plural message key in l for count, such as "3 days": the

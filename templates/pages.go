@@ -158,20 +158,16 @@ func newPages(fsys fs.FS, cat *Catalogue) (*Pages, error) {
 	}
 	p := &Pages{cat: cat, pages: map[string]map[string]*htemplate.Template{}}
 	for _, page := range pageNames {
-		h, err := parseHTML(fsys, htemplate.New(pageLayoutFile).Funcs(htmlFuncs(nil)), pageLayoutFile, page+".html.tmpl")
-		if err != nil {
-			return nil, err
-		}
-		if err := defines(h, pagesDir+"/"+page+".html.tmpl", tmplPage, tmplPageBody); err != nil {
-			return nil, err
-		}
 		p.pages[page] = map[string]*htemplate.Template{}
 		for _, l := range cat.Languages() {
-			c, err := h.Clone()
+			h, err := parseHTML(fsys, htemplate.New(pageLayoutFile).Funcs(htmlFuncs(l)), l, pageLayoutFile, page+".html.tmpl")
 			if err != nil {
-				return nil, fmt.Errorf("templates: %w", err)
+				return nil, err
 			}
-			p.pages[page][l.Code] = c.Funcs(htmlFuncs(l))
+			if err := defines(h, pagesDir+"/"+page+".html.tmpl", tmplPage, tmplPageBody); err != nil {
+				return nil, err
+			}
+			p.pages[page][l.Code] = h
 		}
 	}
 

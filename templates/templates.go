@@ -6,6 +6,8 @@ import (
 	"fmt"
 	htemplate "html/template"
 	"io/fs"
+	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -121,27 +123,23 @@ func newFS(opts Options, fsys fs.FS, cat *Catalogue) (*Renderer, error) {
 	}
 
 	for _, kind := range ParticipantKinds {
-		t, err := parseText(fsys, ttemplate.New(commonBase).Funcs(textFuncs(nil)), commonBase+".txt.tmpl", kind+".txt.tmpl")
-		if err != nil {
-			return nil, err
-		}
-		h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(nil)), layoutFile, commonBase+".html.tmpl", kind+".html.tmpl")
-		if err != nil {
-			return nil, err
-		}
-		if err := defines(t, kind+".txt.tmpl", tmplSubject, tmplText, tmplCalendar); err != nil {
-			return nil, err
-		}
-		if err := defines(h, kind+".html.tmpl", tmplLayout, tmplContent); err != nil {
-			return nil, err
-		}
 		r.kinds[kind] = map[string]*set{}
 		for _, l := range cat.Languages() {
-			s, err := forLanguage(t, h, l)
+			t, err := parseText(fsys, ttemplate.New(commonBase).Funcs(textFuncs(l)), l, commonBase+".txt.tmpl", kind+".txt.tmpl")
 			if err != nil {
 				return nil, err
 			}
-			r.kinds[kind][l.Code] = s
+			h, err := parseHTML(fsys, htemplate.New(layoutFile).Funcs(htmlFuncs(l)), l, layoutFile, commonBase+".html.tmpl", kind+".html.tmpl")
+			if err != nil {
+				return nil, err
+			}
+			if err := defines(t, kind+".txt.tmpl", tmplSubject, tmplText, tmplCalendar); err != nil {
+				return nil, err
+			}
+			if err := defines(h, kind+".html.tmpl", tmplLayout, tmplContent); err != nil {
+				return nil, err
+			}
+			r.kinds[kind][l.Code] = &set{lang: l, text: t, html: h}
 		}
 	}
 
@@ -170,23 +168,11 @@ func newFS(opts Options, fsys fs.FS, cat *Catalogue) (*Renderer, error) {
 	return r, nil
 }
 
-// forLanguage returns copies of t and h whose message functions speak l.
-func forLanguage(t *ttemplate.Template, h *htemplate.Template, l *Language) (*set, error) {
-	tc, err := t.Clone()
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	hc, err := h.Clone()
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	return &set{lang: l, text: tc.Funcs(textFuncs(l)), html: hc.Funcs(htmlFuncs(l))}, nil
-}
-
 // textFuncs are the functions every template may call: t looks a message
 // up in l's catalogue ({{t "email.hello" "Name" .Name}}), n a plural one
-// ({{n "meeting.seats_left" .SeatsLeft}}). With a nil l they only exist,
-// for parsing; each language's copy of a template gets its own.
+// ({{n "meeting.seats_left" .SeatsLeft}}). Each language has its own
+// parse of every template, with its own functions; with a nil l they only
+// exist, and fail when called.
 func textFuncs(l *Language) ttemplate.FuncMap {
 	if l == nil {
 		none := func(key string, _ ...any) (string, error) {
@@ -214,32 +200,113 @@ func lines(s string) htemplate.HTML {
 	return htemplate.HTML(strings.Join(ls, "<br>\n"))
 }
 
-// parseText parses the files, in order, into t.
-func parseText(fsys fs.FS, t *ttemplate.Template, names ...string) (*ttemplate.Template, error) {
+// parseText parses the files, in order, into t, in language l (see
+// resolve; nil: as they are).
+func parseText(fsys fs.FS, t *ttemplate.Template, l *Language, names ...string) (*ttemplate.Template, error) {
 	for _, name := range names {
 		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
 		}
-		if t, err = t.New(name).Parse(string(src)); err != nil {
+		if t, err = t.New(name).Parse(resolve(string(src), l, false)); err != nil {
 			return nil, fmt.Errorf("templates: parse %s: %w", name, err)
 		}
 	}
 	return t, nil
 }
 
-// parseHTML parses the files, in order, into h.
-func parseHTML(fsys fs.FS, h *htemplate.Template, names ...string) (*htemplate.Template, error) {
+// parseHTML parses the files, in order, into h, in language l (see
+// resolve; nil: as they are).
+func parseHTML(fsys fs.FS, h *htemplate.Template, l *Language, names ...string) (*htemplate.Template, error) {
 	for _, name := range names {
 		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %w", err)
 		}
-		if h, err = h.New(name).Parse(string(src)); err != nil {
+		if h, err = h.New(name).Parse(resolve(string(src), l, true)); err != nil {
 			return nil, fmt.Errorf("templates: parse %s: %w", name, err)
 		}
 	}
 	return h, nil
+}
+
+// Lookups the parse resolves (see resolve): {{t "key"}}, (t "key") as an
+// argument, and {{t "key" "Name" .Field …}} whose values are fields,
+// variables or quoted strings.
+var (
+	constantLookup = regexp.MustCompile(`\{\{t "([a-z0-9_.]+)"\}\}`)
+	nestedLookup   = regexp.MustCompile(`\(t "([a-z0-9_.]+)"\)`)
+	lookupWithArgs = regexp.MustCompile(`\{\{t "([a-z0-9_.]+)"((?: "[A-Za-z]+" (?:\$?\.[A-Za-z.]+|"(?:[^"\\]|\\.)*"))+)\}\}`)
+	lookupArg      = regexp.MustCompile(` "([A-Za-z]+)" (\$?\.[A-Za-z.]+|"(?:[^"\\]|\\.)*")`)
+)
+
+// resolve returns a template's source written out in language l: each
+// lookup of a message is replaced by the message's text in l (HTML-escaped
+// in HTML templates), its placeholders by the actions that give their
+// values ({{t "email.hello" "Name" .Name}} becomes "Hello {{.Name}}," in
+// English), and the language's direction ({{.Dir}}, {{.Start}}, {{.End}},
+// {{.Arrow}}; see view) is written in. The template stays one file for
+// every language, and the values are escaped where they land, as they
+// would be in the text a lookup returns; rendering then runs no lookup
+// but those of plurals. A lookup of an unknown key, or one missing a
+// value, is left as it is, for New's trial run to report.
+func resolve(src string, l *Language, isHTML bool) string {
+	if l == nil {
+		return src
+	}
+	dir, start, end, arrow := direction(l)
+	src = strings.NewReplacer("{{.Dir}}", dir, "{{.Start}}", start, "{{.End}}", end, "{{.Arrow}}", arrow, "{{$.Arrow}}", arrow).Replace(src)
+	literal := func(s string) string {
+		if isHTML {
+			return htemplate.HTMLEscapeString(s)
+		}
+		return s
+	}
+	// (t "key") arguments first: they become quoted strings.
+	src = nestedLookup.ReplaceAllStringFunc(src, func(call string) string {
+		if s, ok := l.static(nestedLookup.FindStringSubmatch(call)[1]); ok {
+			return strconv.Quote(s)
+		}
+		return call
+	})
+	src = constantLookup.ReplaceAllStringFunc(src, func(call string) string {
+		if s, ok := l.static(constantLookup.FindStringSubmatch(call)[1]); ok {
+			return literal(s)
+		}
+		return call
+	})
+	return lookupWithArgs.ReplaceAllStringFunc(src, func(call string) string {
+		sub := lookupWithArgs.FindStringSubmatch(call)
+		m, ok := l.messages[sub[1]]
+		if !ok {
+			return call
+		}
+		args := map[string]string{}
+		for _, a := range lookupArg.FindAllStringSubmatch(sub[2], -1) {
+			args[a[1]] = a[2]
+		}
+		var b strings.Builder
+		for _, seg := range m {
+			if !seg.hole {
+				b.WriteString(literal(seg.text))
+				continue
+			}
+			expr, ok := args[seg.text]
+			if !ok {
+				return call
+			}
+			if strings.HasPrefix(expr, `"`) {
+				v, err := strconv.Unquote(expr)
+				if err != nil {
+					return call
+				}
+				b.WriteString(literal(v))
+				continue
+			}
+			b.WriteString("{{" + expr + "}}")
+		}
+		return b.String()
+	})
 }
 
 // lookuper is a text or HTML template set.
