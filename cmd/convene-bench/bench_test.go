@@ -30,6 +30,7 @@ var jsonFields = []string{
 	"fanout_10k_s",
 	"reminder_late_p50_ms", "reminder_late_p99_ms", "reminder_early_max_ms",
 	"redis_bytes_per_registration",
+	"page_rps", "page_p99_ms", "form_intake_rps", "form_intake_ratio",
 }
 
 // TestQuickRunPrintsFigures runs the benchmark, scaled down further than

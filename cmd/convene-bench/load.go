@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,9 +21,14 @@ import (
 // newHTTPClient returns a keep-alive client that keeps up to conns idle
 // connections to one host, so that every concurrent client reuses its own.
 func newHTTPClient(conns int) *http.Client {
+	return newHTTPClientDial(conns, (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext)
+}
+
+// newHTTPClientDial is newHTTPClient with its own way to dial.
+func newHTTPClientDial(conns int, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         dial,
 			MaxIdleConns:        conns,
 			MaxIdleConnsPerHost: conns,
 			IdleConnTimeout:     90 * time.Second,
@@ -32,47 +38,58 @@ func newHTTPClient(conns int) *http.Client {
 	}
 }
 
-// load describes one run of the load generator: POST body(i) to url, for
-// i = first, first+1, …, either from clients concurrent clients (closed
+// load describes one run of the load generator: POST body(i) to url (or
+// another method: GET with no body), for i = first, first+1, …, either from clients concurrent clients (closed
 // loop: each sends its next request when the previous one is answered)
 // until dur has passed or count requests were sent, or paced at rate
 // requests/s for dur (open loop: each request starts at its time, whether
 // or not earlier ones were answered).
 type load struct {
-	url     string
-	body    func(i int) []byte
+	method      string // "": POST
+	url         string
+	body        func(i int) []byte // nil: no body
+	contentType string             // of the body; "": application/json
+	header      http.Header        // more request headers, or nil
+	// want is the status that counts as success (0: 201 Created), and
+	// check, when set, looks further at such an answer: a non-empty
+	// description of what is wrong with it makes it count as a wrong
+	// answer instead.
+	want    int
+	check   func(res *http.Response, answer []byte) string
 	first   int
 	clients int
 	count   int
 	dur     time.Duration
 	rate    float64
 	// onCreated, when set, is called with the start time and answer of
-	// every request answered 201 Created.
+	// every request that succeeded.
 	onCreated func(start time.Time, answer []byte)
 }
 
 // loadResult is what one run of the load generator saw.
 type loadResult struct {
+	want     int // the status that counts as success
 	sent     int
-	created  int           // answered 201
-	statuses map[int]int   // every other answer, by status
+	ok       int           // successes: answered want, and passed the check
+	statuses map[int]int   // every other status, by status
+	wrong    int           // answered want but failed the check
 	errors   int           // transport errors (no answer)
 	firstErr string        // the first error or unexpected answer
-	latency  []float64     // ms of the requests answered 201, sorted
+	latency  []float64     // ms of the successes, sorted
 	elapsed  time.Duration // first request start → last answer
 }
 
-// rps returns the 201 answers per second.
+// rps returns the successes per second.
 func (r loadResult) rps() float64 {
 	if r.elapsed <= 0 {
 		return 0
 	}
-	return float64(r.created) / r.elapsed.Seconds()
+	return float64(r.ok) / r.elapsed.Seconds()
 }
 
-// problems describes the requests that were not answered 201, or "".
+// problems describes the requests that did not succeed, or "".
 func (r loadResult) problems() string {
-	if r.errors == 0 && len(r.statuses) == 0 {
+	if r.errors == 0 && r.wrong == 0 && len(r.statuses) == 0 {
 		return ""
 	}
 	var parts []string
@@ -84,6 +101,9 @@ func (r loadResult) problems() string {
 	for _, c := range codes {
 		parts = append(parts, fmt.Sprintf("%d×%d", r.statuses[c], c))
 	}
+	if r.wrong > 0 {
+		parts = append(parts, fmt.Sprintf("%d×%d with a wrong answer", r.wrong, r.want))
+	}
 	if r.errors > 0 {
 		parts = append(parts, fmt.Sprintf("%d transport errors", r.errors))
 	}
@@ -92,10 +112,14 @@ func (r loadResult) problems() string {
 
 // summary is one line describing the run.
 func (r loadResult) summary() string {
-	s := fmt.Sprintf("%d created in %.2f s = %.0f/s; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-		r.created, r.elapsed.Seconds(), r.rps(), percentile(r.latency, 0.50), percentile(r.latency, 0.99), percentile(r.latency, 1))
+	done, not := "created", "not created"
+	if r.want != http.StatusCreated {
+		done, not = fmt.Sprintf("answered %d", r.want), "failed"
+	}
+	s := fmt.Sprintf("%d %s in %.2f s = %.0f/s; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+		r.ok, done, r.elapsed.Seconds(), r.rps(), percentile(r.latency, 0.50), percentile(r.latency, 0.99), percentile(r.latency, 1))
 	if p := r.problems(); p != "" {
-		s += "; not created: " + p
+		s += "; " + not + ": " + p
 	}
 	return s
 }
@@ -106,14 +130,15 @@ type collector struct {
 	res loadResult
 }
 
-func (c *collector) add(lat []float64, statuses map[int]int, errs int, firstErr string) {
+func (c *collector) add(lat []float64, statuses map[int]int, wrong, errs int, firstErr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.res.latency = append(c.res.latency, lat...)
-	c.res.created += len(lat)
+	c.res.ok += len(lat)
 	for s, n := range statuses {
 		c.res.statuses[s] += n
 	}
+	c.res.wrong += wrong
 	c.res.errors += errs
 	if c.res.firstErr == "" {
 		c.res.firstErr = firstErr
@@ -123,7 +148,10 @@ func (c *collector) add(lat []float64, statuses map[int]int, errs int, firstErr 
 // run drives the load and returns what it saw. Requests are sent with ctx:
 // when it ends, the run ends.
 func (l load) run(ctx context.Context, client *http.Client) loadResult {
-	c := &collector{res: loadResult{statuses: map[int]int{}}}
+	if l.want == 0 {
+		l.want = http.StatusCreated
+	}
+	c := &collector{res: loadResult{want: l.want, statuses: map[int]int{}}}
 	var sent atomic.Int64
 	start := time.Now()
 	if l.rate > 0 {
@@ -144,8 +172,7 @@ func (l load) run(ctx context.Context, client *http.Client) loadResult {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				lat, status, firstErr := l.one(ctx, client, l.first+i)
-				c.addOne(lat, status, firstErr)
+				c.addOne(l.one(ctx, client, l.first+i))
 			}()
 		}
 		wg.Wait()
@@ -158,7 +185,7 @@ func (l load) run(ctx context.Context, client *http.Client) loadResult {
 				defer wg.Done()
 				var lat []float64
 				statuses := map[int]int{}
-				errs, firstErr := 0, ""
+				wrong, errs, firstErr := 0, 0, ""
 				for ctx.Err() == nil && (l.dur == 0 || time.Now().Before(deadline)) {
 					i := int(sent.Add(1) - 1)
 					if l.count > 0 && i >= l.count {
@@ -167,8 +194,10 @@ func (l load) run(ctx context.Context, client *http.Client) loadResult {
 					}
 					ms, status, e := l.one(ctx, client, l.first+i)
 					switch {
-					case status == http.StatusCreated:
+					case status == l.want && e == "":
 						lat = append(lat, ms)
+					case status == l.want:
+						wrong++
 					case status == 0:
 						errs++
 					default:
@@ -178,7 +207,7 @@ func (l load) run(ctx context.Context, client *http.Client) loadResult {
 						firstErr = e
 					}
 				}
-				c.add(lat, statuses, errs, firstErr)
+				c.add(lat, statuses, wrong, errs, firstErr)
 			}()
 		}
 		wg.Wait()
@@ -194,9 +223,11 @@ func (c *collector) addOne(ms float64, status int, firstErr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case status == http.StatusCreated:
+	case status == c.res.want && firstErr == "":
 		c.res.latency = append(c.res.latency, ms)
-		c.res.created++
+		c.res.ok++
+	case status == c.res.want:
+		c.res.wrong++
 	case status == 0:
 		c.res.errors++
 	default:
@@ -208,14 +239,24 @@ func (c *collector) addOne(ms float64, status int, firstErr string) {
 }
 
 // one sends request i and returns its latency in ms, the status (0 for a
-// transport error) and, unless it was a 201, a description of what went
+// transport error) and, unless it succeeded, a description of what went
 // wrong.
 func (l load) one(ctx context.Context, client *http.Client, i int) (float64, int, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(l.body(i)))
+	method := cmp.Or(l.method, http.MethodPost)
+	var body io.Reader
+	if l.body != nil {
+		body = bytes.NewReader(l.body(i))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.url, body)
 	if err != nil {
 		return 0, 0, err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
+	for k, v := range l.header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", cmp.Or(l.contentType, "application/json"))
+	}
 	start := time.Now()
 	res, err := client.Do(req)
 	if err != nil {
@@ -227,13 +268,28 @@ func (l load) one(ctx context.Context, client *http.Client, i int) (float64, int
 	if err != nil {
 		return 0, 0, err.Error()
 	}
-	if res.StatusCode != http.StatusCreated {
-		return ms, res.StatusCode, fmt.Sprintf("%d %s", res.StatusCode, bytes.TrimSpace(answer))
+	if res.StatusCode != l.want {
+		return ms, res.StatusCode, fmt.Sprintf("%d %s", res.StatusCode, abbreviate(answer))
+	}
+	if l.check != nil {
+		if wrong := l.check(res, answer); wrong != "" {
+			return ms, res.StatusCode, fmt.Sprintf("%d but %s", res.StatusCode, wrong)
+		}
 	}
 	if l.onCreated != nil {
 		l.onCreated(start, answer)
 	}
 	return ms, res.StatusCode, ""
+}
+
+// abbreviate returns an answer's body for an error message: trimmed, and
+// cut after 300 bytes (an HTML page is long).
+func abbreviate(answer []byte) string {
+	answer = bytes.TrimSpace(answer)
+	if len(answer) > 300 {
+		return string(answer[:300]) + "…"
+	}
+	return string(answer)
 }
 
 // registrationBody returns a body maker for unique registrations: the

@@ -30,6 +30,14 @@
 //     clients for 10 s, and the same load against a minimal handler that
 //     validates, SET NX and asynq-Enqueue (intake_rps, intake_p99_ms,
 //     baseline_enqueue_rps, baseline_enqueue_p99_ms);
+//   - page: GET /m/{id}, the meeting's public HTML page, at 64 concurrent
+//     clients for 10 s, for a meeting of 10,000 registrations (page_rps,
+//     page_p99_ms);
+//   - form: registrations/s through the HTML form, POST /m/{id} answered
+//     303, at 64 concurrent clients for 10 s, with the intake limits on
+//     and the connections spread over loopback source addresses
+//     (form_intake_rps, and form_intake_ratio = form_intake_rps /
+//     intake_rps when both ran);
 //   - delivery: 20,000 queued confirmations drained by `convene worker`,
 //     and by a minimal asynq worker with 8 persistent go-mail connections
 //     (delivery_per_s, baseline_delivery_per_s);
@@ -92,10 +100,10 @@ and prints a table and, as the last line, one JSON object of figures.
   -quick         scale every phase down (a run well under a minute; CI runs it)
   -convene PATH  the convene binary to run (default: go build ./cmd/convene into a temp dir)
   -keep          keep the temporary directory (process logs, Redis data) and print its path
-  -only PHASES   run only these phases, comma-separated: intake,delivery,e2e,fanout,reminders,memory
+  -only PHASES   run only these phases, comma-separated: intake,page,form,delivery,e2e,fanout,reminders,memory
                  (the others' figures print as 0; use it while optimising)
   -profile DIR   write CPU profiles of the convene processes during the measured part of
-                 the intake, delivery, e2e and fanout phases into DIR (go tool pprof DIR/…)
+                 the intake, page, form, delivery, e2e and fanout phases into DIR (go tool pprof DIR/…)
 `
 
 // sizes are the dimensions of one run.
@@ -114,6 +122,8 @@ type sizes struct {
 
 	fanout int // confirmed participants of the fan-out meeting
 
+	pageRegs int // registrations of the meeting whose page the page phase loads
+
 	reminderMeetings int           // meetings with one extra reminder each
 	reminderPer      int           // confirmed participants per meeting
 	reminderSpread   time.Duration // the due times are scattered over this
@@ -130,6 +140,7 @@ var (
 		deliveries: 20000,
 		e2eRate:    500, e2eWarmup: time.Second, e2eFor: 10 * time.Second,
 		fanout:           10000,
+		pageRegs:         10000,
 		reminderMeetings: 40, reminderPer: 10, reminderSpread: 6 * time.Second,
 		memoryRegs:   100000,
 		setupClients: 32,
@@ -140,6 +151,7 @@ var (
 		deliveries: 2000,
 		e2eRate:    500, e2eWarmup: 500 * time.Millisecond, e2eFor: 2 * time.Second,
 		fanout:           1000,
+		pageRegs:         1000,
 		reminderMeetings: 5, reminderPer: 10, reminderSpread: 3 * time.Second,
 		memoryRegs:   5000,
 		setupClients: 32,
@@ -152,6 +164,7 @@ var (
 		deliveries: 200,
 		e2eRate:    100, e2eWarmup: 200 * time.Millisecond, e2eFor: 500 * time.Millisecond,
 		fanout:           100,
+		pageRegs:         100,
 		reminderMeetings: 3, reminderPer: 4, reminderSpread: time.Second,
 		memoryRegs:   300,
 		setupClients: 16,
@@ -265,7 +278,7 @@ func buildConvene(ctx context.Context, dir string, stderr io.Writer) (string, er
 }
 
 // phaseNames are the phases, in the order they run.
-var phaseNames = []string{"intake", "delivery", "e2e", "fanout", "reminders", "memory"}
+var phaseNames = []string{"intake", "page", "form", "delivery", "e2e", "fanout", "reminders", "memory"}
 
 // measure runs every phase, each on its own Redis and sink; a phase that
 // fails is recorded and the others still run.
@@ -276,6 +289,8 @@ func (b *bench) measure(ctx context.Context) *results {
 		fn   func(context.Context, *results) error
 	}{
 		{"intake", b.intake},
+		{"page", b.page},
+		{"form", b.form},
 		{"delivery", b.delivery},
 		{"e2e", b.e2e},
 		{"fanout", b.fanoutPhase},
@@ -301,6 +316,7 @@ func (b *bench) measure(ctx context.Context) *results {
 		}
 		fmt.Fprintf(b.log, "   %s done in %.1f s\n", s.name, time.Since(start).Seconds())
 	}
+	r.derive()
 	return r
 }
 

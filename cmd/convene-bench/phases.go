@@ -16,8 +16,14 @@ import (
 // createMeeting creates a meeting starting in three days through the
 // organiser API (capacity 0: unlimited).
 func (e *env) createMeeting(ctx context.Context, web *proc, id string) error {
-	body := fmt.Sprintf(`{"id":%q,"title":"Benchmark meeting","kind":"training","starts_at":%q,"timezone":"Europe/Zurich","capacity":0,"location":"Room 3"}`,
-		id, time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339))
+	return e.createMeetingOf(ctx, web, id, 0)
+}
+
+// createMeetingOf creates a meeting starting in three days with the given
+// capacity through the organiser API.
+func (e *env) createMeetingOf(ctx context.Context, web *proc, id string, capacity int) error {
+	body := fmt.Sprintf(`{"id":%q,"title":"Benchmark meeting","kind":"training","starts_at":%q,"timezone":"Europe/Zurich","capacity":%d,"location":"Room 3"}`,
+		id, time.Now().Add(72*time.Hour).UTC().Format(time.RFC3339), capacity)
 	code, res, err := apiCall(ctx, e.http, http.MethodPost, web.addr+"/v1/meetings", body)
 	if err != nil {
 		return fmt.Errorf("create meeting %s: %w", id, err)
@@ -41,8 +47,8 @@ func (e *env) register(ctx context.Context, web *proc, meeting, prefix string, n
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if res.created != n {
-		return fmt.Errorf("registered %d of %d in %s: %s", res.created, n, meeting, res.problems())
+	if res.ok != n {
+		return fmt.Errorf("registered %d of %d in %s: %s", res.ok, n, meeting, res.problems())
 	}
 	return nil
 }
@@ -73,11 +79,11 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 		load{url: url, body: registrationBody("w"), clients: b.sz.intakeClients, dur: b.sz.intakeWarmup}.run(ctx, client)
 		before := p.cpuTime()
 		res := load{url: url, body: registrationBody("p"), clients: b.sz.intakeClients, dur: b.sz.intakeFor}.run(ctx, client)
-		cpu := cpuPer(p.cpuTime()-before, res.created)
+		cpu := cpuPer(p.cpuTime()-before, res.ok)
 		if err := ctx.Err(); err != nil {
 			return res, cpu, err
 		}
-		if res.created == 0 {
+		if res.ok == 0 {
 			return res, cpu, fmt.Errorf("no registration was created: %s", res.problems())
 		}
 		return res, cpu, nil
@@ -274,7 +280,7 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 	url := web.addr + "/v1/meetings/bench/registrations"
 
 	warm := load{url: url, body: registrationBody("w"), rate: b.sz.e2eRate, dur: b.sz.e2eWarmup}.run(ctx, client)
-	if _, err := e.sink.wait(ctx, "confirmation", warm.created, waitTimeout(warm.created)); err != nil {
+	if _, err := e.sink.wait(ctx, "confirmation", warm.ok, waitTimeout(warm.ok)); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 
@@ -299,10 +305,10 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if res.created == 0 || len(started) != res.created {
-		return fmt.Errorf("%d registrations created, %d with an id: %s", res.created, len(started), res.problems())
+	if res.ok == 0 || len(started) != res.ok {
+		return fmt.Errorf("%d registrations created, %d with an id: %s", res.ok, len(started), res.problems())
 	}
-	msgs, err := e.sink.wait(ctx, "confirmation", warm.created+res.created, waitTimeout(res.created))
+	msgs, err := e.sink.wait(ctx, "confirmation", warm.ok+res.ok, waitTimeout(res.ok))
 	if err != nil {
 		return err
 	}
@@ -312,8 +318,8 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 			lat = append(lat, ms(m.at.Sub(s)))
 		}
 	}
-	if len(lat) != res.created {
-		return fmt.Errorf("%d confirmations matched %d registrations", len(lat), res.created)
+	if len(lat) != res.ok {
+		return fmt.Errorf("%d confirmations matched %d registrations", len(lat), res.ok)
 	}
 	slices.Sort(lat)
 	r.E2EP50, r.E2EP99 = percentile(lat, 0.5), percentile(lat, 0.99)

@@ -27,9 +27,22 @@ type results struct {
 	ReminderLateP99           float64 `json:"reminder_late_p99_ms"`
 	ReminderEarlyMax          float64 `json:"reminder_early_max_ms"`
 	RedisBytesPerRegistration float64 `json:"redis_bytes_per_registration"`
+	PageRPS                   float64 `json:"page_rps"`
+	PageP99                   float64 `json:"page_p99_ms"`
+	FormIntakeRPS             float64 `json:"form_intake_rps"`
+	FormIntakeRatio           float64 `json:"form_intake_ratio"` // form_intake_rps / intake_rps; 0 without both
 
-	notes  []string // one line per phase, printed above the table
-	failed []string // the phases that could not be measured, with why
+	formLimits string   // the form phase's intake limits, for the table
+	notes      []string // one line per phase, printed above the table
+	failed     []string // the phases that could not be measured, with why
+}
+
+// derive computes the figures made of other figures, once every phase ran.
+func (r *results) derive() {
+	r.FormIntakeRatio = 0
+	if r.IntakeRPS > 0 && r.FormIntakeRPS > 0 {
+		r.FormIntakeRatio = r.FormIntakeRPS / r.IntakeRPS
+	}
 }
 
 // note adds a line to the details printed above the table.
@@ -57,6 +70,18 @@ type row struct {
 }
 
 func (r *results) rows(sz sizes) []row {
+	// vsIntake is the target text "≥ f × intake_rps = …"; the targets
+	// measured against intake_rps are not met when it was not measured.
+	vsIntake := func(f float64) string {
+		s := "≥ intake_rps"
+		if f != 1 {
+			s = fmt.Sprintf("≥ %g × intake_rps", f)
+		}
+		if r.IntakeRPS == 0 {
+			return s + " (intake not measured)"
+		}
+		return fmt.Sprintf("%s = %.0f", s, f*r.IntakeRPS)
+	}
 	return []row{
 		{"intake", "intake_rps", r.IntakeRPS, fmt.Sprintf("≥ 0.8 × baseline = %.0f", 0.8*r.BaselineEnqueueRPS),
 			func() bool { return r.IntakeRPS >= 0.8*r.BaselineEnqueueRPS }},
@@ -75,6 +100,12 @@ func (r *results) rows(sz sizes) []row {
 		{"reminders", "reminder_early_max_ms", r.ReminderEarlyMax, "= 0", func() bool { return r.ReminderEarlyMax == 0 }},
 		{"memory", "redis_bytes_per_registration", r.RedisBytesPerRegistration, "≤ 1024",
 			func() bool { return r.RedisBytesPerRegistration <= 1024 }},
+		{"page", "page_rps", r.PageRPS, vsIntake(1),
+			func() bool { return r.IntakeRPS > 0 && r.PageRPS >= r.IntakeRPS }},
+		{"page", "page_p99_ms", r.PageP99, "≤ 20", func() bool { return r.PageP99 <= 20 }},
+		{"form", "form_intake_rps", r.FormIntakeRPS, vsIntake(0.9),
+			func() bool { return r.IntakeRPS > 0 && r.FormIntakeRPS >= 0.9*r.IntakeRPS }},
+		{"form", "form_intake_ratio", r.FormIntakeRatio, "", nil},
 	}
 }
 
@@ -111,6 +142,10 @@ func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.field, value, target, ok)
+		if row.field == "form_intake_rps" && r.formLimits != "" {
+			// A setting, not a figure: the limits form_intake_rps ran with.
+			fmt.Fprintf(tw, "  with limits\ton\t%s\t—\n", r.formLimits)
+		}
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n%d of %d targets met", met, targets)
@@ -120,13 +155,14 @@ func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
 	fmt.Fprintln(w)
 }
 
-// printJSON writes the last line: one JSON object of the 13 figures.
+// printJSON writes the last line: one JSON object of the 17 figures.
 func (r *results) printJSON(w io.Writer) error {
 	out := *r
 	for _, f := range []*float64{
 		&out.IntakeRPS, &out.IntakeP99, &out.BaselineEnqueueRPS, &out.BaselineEnqueueP99,
 		&out.DeliveryPerS, &out.BaselineDeliveryPerS, &out.E2EP50, &out.E2EP99, &out.FanoutS,
 		&out.ReminderLateP50, &out.ReminderLateP99, &out.ReminderEarlyMax, &out.RedisBytesPerRegistration,
+		&out.PageRPS, &out.PageP99, &out.FormIntakeRPS, &out.FormIntakeRatio,
 	} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			return fmt.Errorf("a figure is not a number: %+v", out)
