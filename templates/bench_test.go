@@ -1,6 +1,7 @@
 package templates_test
 
 import (
+	"io"
 	"testing"
 
 	"convene"
@@ -36,6 +37,22 @@ func BenchmarkParticipantReminder(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.Participant(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMeetingPage renders the meeting's public page, GET /m/{id}:
+// ns and allocations per page.
+func BenchmarkMeetingPage(b *testing.B) {
+	p, err := templates.NewPages()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := meetingPage("fr")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Meeting(io.Discard, d); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -45,6 +45,8 @@ type Pages struct {
 	cat *Catalogue
 	// pages maps a page name, then a language, to its parsed templates.
 	pages map[string]map[string]*htemplate.Template
+	// options maps a language to the form's select with it chosen.
+	options map[string]htemplate.HTML
 }
 
 // Page is what every page is told: the language to show it in (English
@@ -156,7 +158,10 @@ func newPages(fsys fs.FS, cat *Catalogue) (*Pages, error) {
 			return nil, fmt.Errorf("templates: %s/%s: want one of %s.html.tmpl (one file per page; the words are in locales/)", pagesDir, name, strings.Join(pageNames, ", "))
 		}
 	}
-	p := &Pages{cat: cat, pages: map[string]map[string]*htemplate.Template{}}
+	p := &Pages{cat: cat, pages: map[string]map[string]*htemplate.Template{}, options: map[string]htemplate.HTML{}}
+	for _, l := range cat.Languages() {
+		p.options[l.Code] = p.languageOptions(l.Code)
+	}
 	for _, page := range pageNames {
 		p.pages[page] = map[string]*htemplate.Template{}
 		for _, l := range cat.Languages() {
@@ -215,26 +220,52 @@ type pageView struct {
 	// Private pages (the personal page, error pages) ask search engines
 	// not to index them and browsers not to send their URL on.
 	Private bool
-	// Languages is the language switch.
-	Languages []langChoice
-}
-
-// langChoice is a language in a switch or a list of choices.
-type langChoice struct {
-	Code, Name, URL string
-	Current         bool
+	// Languages is the language switch's items (see languageSwitch).
+	Languages htemplate.HTML
 }
 
 func (p *Pages) base(pg Page, title string) (*Language, pageView) {
 	l := p.cat.Language(pg.Lang)
-	v := pageView{Lang: l.Code, Dir: l.Dir, DocTitle: oneLine(title)}
-	for _, o := range p.cat.Languages() {
-		v.Languages = append(v.Languages, langChoice{
-			Code: o.Code, Name: o.Name, Current: o.Code == l.Code,
-			URL: pg.Path + "?lang=" + url.QueryEscape(o.Code),
-		})
-	}
+	v := pageView{Lang: l.Code, Dir: l.Dir, DocTitle: oneLine(title), Languages: p.languageSwitch(pg.Path, l.Code)}
 	return l, v
+}
+
+// languageSwitch returns the items of the language switch: a link to path
+// in each other language (?lang=), each named in itself, and the current
+// language marked. It is written here rather than ranged over in the
+// template, where every attribute of every item would cost an escaping
+// call on each page; path is escaped.
+func (p *Pages) languageSwitch(path, current string) htemplate.HTML {
+	var b strings.Builder
+	for i, o := range p.cat.Languages() {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if o.Code == current {
+			fmt.Fprintf(&b, `<li><span aria-current="true" lang="%s">%s</span></li>`, o.Code, htemplate.HTMLEscapeString(o.Name))
+			continue
+		}
+		href := htemplate.HTMLEscapeString(path + "?lang=" + url.QueryEscape(o.Code))
+		fmt.Fprintf(&b, `<li><a href="%s" lang="%s" hreflang="%s">%s</a></li>`, href, o.Code, o.Code, htemplate.HTMLEscapeString(o.Name))
+	}
+	return htemplate.HTML(b.String())
+}
+
+// languageOptions returns the options of the form's language select, each
+// language named in itself, chosen selected; built once per choice.
+func (p *Pages) languageOptions(chosen string) htemplate.HTML {
+	var b strings.Builder
+	for i, o := range p.cat.Languages() {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		selected := ""
+		if o.Code == chosen {
+			selected = " selected"
+		}
+		fmt.Fprintf(&b, `<option value="%s" lang="%s"%s>%s</option>`, o.Code, o.Code, selected, htemplate.HTMLEscapeString(o.Name))
+	}
+	return htemplate.HTML(b.String())
 }
 
 // meetingView is what the meeting page sees.
@@ -257,8 +288,8 @@ type meetingView struct {
 	// message; Errors maps a field to its message.
 	Problems []problem
 	Errors   map[string]string
-	// Choices are the languages of the form's select.
-	Choices []langChoice
+	// Choices are the options of the form's language select.
+	Choices htemplate.HTML
 }
 
 // problem is a field's problem, worded for the form.
@@ -333,9 +364,7 @@ func (p *Pages) Meeting(w io.Writer, d MeetingPage) error {
 	if !contains(convene.Languages, chosen) {
 		chosen = l.Code
 	}
-	for _, o := range p.cat.Languages() {
-		v.Choices = append(v.Choices, langChoice{Code: o.Code, Name: o.Name, Current: o.Code == chosen})
-	}
+	v.Choices = p.options[chosen]
 	return p.render(w, pageMeeting, l, &v)
 }
 
