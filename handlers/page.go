@@ -148,10 +148,15 @@ func renderPage(w http.ResponseWriter, r *http.Request, logger *slog.Logger, sta
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	writePage(w, status, b.Bytes())
+}
+
+// writePage answers an HTML page.
+func writePage(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(body)
 }
 
 // errorPage answers err with an HTML error page in pg's language: the
@@ -197,13 +202,20 @@ func errorPage(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg 
 }
 
 // handleMeetingPage serves a meeting's public page with its registration
-// form, or what stops registration instead of the form.
+// form, or what stops registration instead of the form. A rendered page is
+// kept for a second (pageCache).
 func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handler {
+	cache := newPageCache(cfg.Now)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		lang, explicit := pageLanguage(r)
 		pg := templates.Page{Lang: lang, Path: "/m/" + id}
 		publicPage(w)
+		key := lang + "|" + strconv.FormatBool(explicit) + "|" + id
+		if body, ok := cache.get(key); ok {
+			writePage(w, http.StatusOK, body)
+			return
+		}
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
 		m, err := store.Meeting(ctx, id)
@@ -212,7 +224,15 @@ func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handle
 			return
 		}
 		d := templates.MeetingPage{Page: pg, Meeting: m, Now: cfg.Now(), Action: withLang(pg.Path, lang, explicit)}
-		renderPage(w, r, logger, http.StatusOK, func(w io.Writer) error { return cfg.Pages.Meeting(w, d) })
+		var b bytes.Buffer
+		if err := cfg.Pages.Meeting(&b, d); err != nil {
+			logger.Error("render page", "error", err.Error(), "route", r.Pattern, "request_id", requestID(r))
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		cache.put(key, b.Bytes())
+		writePage(w, http.StatusOK, b.Bytes())
 	})
 }
 
