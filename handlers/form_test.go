@@ -466,7 +466,9 @@ func TestRegistrationFormHoldsCapacityUnderConcurrency(t *testing.T) {
 func TestRegistrationFormLimitsAndOutages(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, func(cfg *handlers.Config, rdb *redis.Client) {
-		cfg.Limiter = ratelimit.New(rdb, "cv")
+		l := ratelimit.New(rdb, "cv")
+		t.Cleanup(l.Close)
+		cfg.Limiter = l
 		cfg.RatePerIP = 2
 		cfg.RatePerEmail = 10
 	})

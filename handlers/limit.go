@@ -14,9 +14,11 @@ import (
 	"convene/ratelimit"
 )
 
-// Limiter counts requests per key; *ratelimit.Limiter.
+// Limiter counts a request against several limits at once, in one round
+// trip, and tells for each whether it allowed the request and, if not, how
+// long until it would; *ratelimit.Limiter.
 type Limiter interface {
-	Allow(ctx context.Context, key string, n int, period time.Duration) (bool, time.Duration, error)
+	Allow(ctx context.Context, checks ...ratelimit.Check) ([]bool, []time.Duration, error)
 }
 
 // limitedError is a 429: too many requests, and when to try again.
@@ -31,26 +33,21 @@ func (e *limitedError) Unwrap() error { return e.err }
 // checkLimits counts a registration or resend against the client address
 // (INTAKE_RATE_PER_IP per minute) and the email address
 // (INTAKE_RATE_PER_EMAIL per hour, across all meetings, so one address
-// cannot be flooded from many clients).
+// cannot be flooded from many clients), both in one round trip.
 func checkLimits(ctx context.Context, r *http.Request, cfg Config, email string) error {
 	if cfg.Limiter == nil {
 		return nil
 	}
-	for _, l := range []struct {
-		key    string
-		n      int
-		period time.Duration
-		what   string
-	}{
-		{ratelimit.IPKey(clientIP(r, cfg.TrustedProxies)), cfg.RatePerIP, time.Minute, "from this client"},
-		{ratelimit.EmailKey(email), cfg.RatePerEmail, time.Hour, "for this email address"},
-	} {
-		ok, wait, err := cfg.Limiter.Allow(ctx, l.key, l.n, l.period)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &limitedError{retryAfter: wait, err: convene.Errorf(convene.ETOOMANY, "too many requests %s; try again later", l.what)}
+	allowed, wait, err := cfg.Limiter.Allow(ctx,
+		ratelimit.Check{Key: ratelimit.IPKey(clientIP(r, cfg.TrustedProxies)), N: cfg.RatePerIP, Period: time.Minute},
+		ratelimit.Check{Key: ratelimit.EmailKey(email), N: cfg.RatePerEmail, Period: time.Hour},
+	)
+	if err != nil {
+		return err
+	}
+	for i, what := range []string{"from this client", "for this email address"} {
+		if !allowed[i] {
+			return &limitedError{retryAfter: wait[i], err: convene.Errorf(convene.ETOOMANY, "too many requests %s; try again later", what)}
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"convene/internal/batch"
 	"log/slog"
 	"time"
 
@@ -21,13 +22,13 @@ const doneBatchMax = 256
 type DoneBatcher struct {
 	s     *Store
 	log   *slog.Logger
-	batch *batcher[convene.Intent]
+	batch *batch.Batcher[convene.Intent]
 }
 
 // NewDoneBatcher starts a batcher on s; Close stops it.
 func (s *Store) NewDoneBatcher(logger *slog.Logger) *DoneBatcher {
 	b := &DoneBatcher{s: s, log: logger}
-	b.batch = newBatcher(doneBatchMax, 4*doneBatchMax, b.flush)
+	b.batch = batch.New(doneBatchMax, 4*doneBatchMax, b.flush)
 	return b
 }
 
@@ -35,25 +36,25 @@ func (s *Store) NewDoneBatcher(logger *slog.Logger) *DoneBatcher {
 // drops it at once, so a burst slows down rather than piles up.
 // After Close it drops it at once too.
 func (b *DoneBatcher) Done(ctx context.Context, in convene.Intent) error {
-	if !inOutbox(in) || b.batch.tryQueue(in) {
+	if !inOutbox(in) || b.batch.TryQueue(in) {
 		return nil
 	}
 	return b.s.Done(ctx, in)
 }
 
 // Close drops what is queued and stops the batcher.
-func (b *DoneBatcher) Close() { b.batch.close() }
+func (b *DoneBatcher) Close() { b.batch.Close() }
 
-func (b *DoneBatcher) flush(batch []convene.Intent) {
+func (b *DoneBatcher) flush(calls []convene.Intent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, in := range batch {
+		for _, in := range calls {
 			p.ZRem(ctx, b.s.outboxOf(in), in.Key())
 		}
 		return nil
 	})
 	if err != nil {
-		b.log.Warn("outbox cleanup failed; the sweep will find the jobs exist", "error", err.Error(), "intents", len(batch))
+		b.log.Warn("outbox cleanup failed; the sweep will find the jobs exist", "error", err.Error(), "intents", len(calls))
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"convene/internal/batch"
 	"time"
 
 	"convene"
@@ -22,7 +23,7 @@ const finishTimeout = 10 * time.Second
 // 250 as before, give or take the round trip in flight.
 type FinishBatcher struct {
 	s     *Store
-	batch *batcher[*finishCall]
+	batch *batch.Batcher[*finishCall]
 }
 
 // finishCall is one FinishMessage waiting for its write.
@@ -35,7 +36,7 @@ type finishCall struct {
 // NewFinishBatcher starts a batcher on s; Close stops it.
 func (s *Store) NewFinishBatcher() *FinishBatcher {
 	b := &FinishBatcher{s: s}
-	b.batch = newBatcher(finishBatchMax, finishBatchMax, b.flush)
+	b.batch = batch.New(finishBatchMax, finishBatchMax, b.flush)
 	return b
 }
 
@@ -45,7 +46,7 @@ func (s *Store) NewFinishBatcher() *FinishBatcher {
 // alone.
 func (b *FinishBatcher) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
 	c := &finishCall{msg: msg, outcome: outcome, emailStatus: emailStatus, done: make(chan error, 1)}
-	if !b.batch.tryQueue(c) {
+	if !b.batch.TryQueue(c) {
 		return b.s.FinishMessage(ctx, msg, outcome, emailStatus)
 	}
 	// The write is on its way and bounded by finishTimeout: wait for it
@@ -55,18 +56,18 @@ func (b *FinishBatcher) FinishMessage(ctx context.Context, msg convene.Message, 
 
 // Close writes what is queued and stops the batcher. Calls made after it
 // write at once.
-func (b *FinishBatcher) Close() { b.batch.close() }
+func (b *FinishBatcher) Close() { b.batch.Close() }
 
-// flush writes batch in one pipelined round trip and tells each call how
+// flush writes the calls in one pipelined round trip and tells each call how
 // its write went.
-func (b *FinishBatcher) flush(batch []*finishCall) {
+func (b *FinishBatcher) flush(calls []*finishCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
-	cmds := b.s.runScripts(ctx, finishScript, len(batch), func(i int) ([]string, []any) {
-		c := batch[i]
+	cmds := batch.RunScripts(ctx, b.s.rdb, finishScript, len(calls), func(i int) ([]string, []any) {
+		c := calls[i]
 		return b.s.finishArgs(c.msg, c.outcome, c.emailStatus)
 	})
-	for i, c := range batch {
+	for i, c := range calls {
 		c.done <- wrap(cmds[i].Err(), "finish message %s", c.msg.Key())
 	}
 }

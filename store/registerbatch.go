@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"convene/internal/batch"
 	"time"
 
 	"convene"
@@ -22,7 +23,7 @@ const registerTimeout = 5 * time.Second
 // the web and Redis a write, a read and a wake-up per registration.
 type RegisterBatcher struct {
 	s     *Store
-	batch *batcher[*registerCall]
+	batch *batch.Batcher[*registerCall]
 }
 
 // registerCall is one Register waiting for its script's answer.
@@ -39,7 +40,7 @@ type registerAnswer struct {
 // NewRegisterBatcher starts a batcher on s; Close stops it.
 func (s *Store) NewRegisterBatcher() *RegisterBatcher {
 	b := &RegisterBatcher{s: s}
-	b.batch = newBatcher(registerBatchMax, 4*registerBatchMax, b.flush)
+	b.batch = batch.New(registerBatchMax, 4*registerBatchMax, b.flush)
 	return b
 }
 
@@ -50,7 +51,7 @@ func (s *Store) NewRegisterBatcher() *RegisterBatcher {
 // after Close, it registers at once, alone.
 func (b *RegisterBatcher) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
 	c := &registerCall{r: r, done: make(chan registerAnswer, 1)}
-	if !b.batch.tryQueue(c) {
+	if !b.batch.TryQueue(c) {
 		return b.s.Register(ctx, r)
 	}
 	a := <-c.done
@@ -59,17 +60,17 @@ func (b *RegisterBatcher) Register(ctx context.Context, r convene.Registration) 
 
 // Close stores what is queued and stops the batcher. Calls made after it
 // register at once.
-func (b *RegisterBatcher) Close() { b.batch.close() }
+func (b *RegisterBatcher) Close() { b.batch.Close() }
 
-// flush runs the register script for every call of batch in one pipelined
+// flush runs the register script for every call in one pipelined
 // round trip, and hands each call its answer.
-func (b *RegisterBatcher) flush(batch []*registerCall) {
+func (b *RegisterBatcher) flush(calls []*registerCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	cmds := b.s.runScripts(ctx, registerScript, len(batch), func(i int) ([]string, []any) {
-		return b.s.registerArgs(batch[i].r)
+	cmds := batch.RunScripts(ctx, b.s.rdb, registerScript, len(calls), func(i int) ([]string, []any) {
+		return b.s.registerArgs(calls[i].r)
 	})
-	for i, c := range batch {
+	for i, c := range calls {
 		res, err := cmds[i].StringSlice()
 		c.done <- registerAnswer{res: res, err: err}
 	}

@@ -56,6 +56,7 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 	st := store.New(rdb)
 	done := st.NewDoneBatcher(logger)
 	registering := st.NewRegisterBatcher()
+	limiter := ratelimit.New(rdb, store.DefaultPrefix)
 	h := handlers.NewServer(logger, batchedStore{st, done, registering}, queue, handlers.Config{
 		OrganiserTokens: cfg.OrganiserTokens,
 		ReminderOffsets: cfg.ReminderOffsets,
@@ -66,7 +67,7 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 		QueueStats:      func(ctx context.Context) (any, error) { return queueStats(ctx, inspector) },
 		Metrics:         m,
 		MetricsHandler:  m.Handler(),
-		Limiter:         ratelimit.New(rdb, store.DefaultPrefix),
+		Limiter:         limiter,
 		RatePerIP:       cfg.IntakeRatePerIP,
 		RatePerEmail:    cfg.IntakeRatePerEmail,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -76,6 +77,7 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 		}),
 	})
 	return h, func() {
+		limiter.Close()
 		registering.Close()
 		done.Close()
 		client.Close()

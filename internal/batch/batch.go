@@ -1,4 +1,8 @@
-package store
+// Package batch shares Redis round trips between concurrent callers: a
+// Batcher hands what is queued on it to a flush function in batches, and
+// RunScripts runs a Lua script many times in one pipelined round trip. The
+// store's and the intake limits' batchers are built on it.
+package batch
 
 import (
 	"context"
@@ -7,10 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// batcher hands what is queued on it to flush in batches, from a goroutine
+// Batcher hands what is queued on it to flush in batches, from a goroutine
 // of its own: a batch is whatever waits when the previous flush ends, up to
 // max, so nothing waits for company and a burst shares round trips.
-type batcher[T any] struct {
+type Batcher[T any] struct {
 	in    chan T
 	max   int
 	flush func([]T)
@@ -21,17 +25,17 @@ type batcher[T any] struct {
 	closed bool
 }
 
-// newBatcher starts a batcher that holds up to queue items; close stops it.
-func newBatcher[T any](max, queue int, flush func([]T)) *batcher[T] {
-	b := &batcher[T]{in: make(chan T, queue), max: max, flush: flush, stop: make(chan struct{})}
+// New starts a Batcher that holds up to queue items; Close stops it.
+func New[T any](max, queue int, flush func([]T)) *Batcher[T] {
+	b := &Batcher[T]{in: make(chan T, queue), max: max, flush: flush, stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.loop()
 	return b
 }
 
-// tryQueue queues v if there is room; it reports false when there is none
-// or the batcher is closed.
-func (b *batcher[T]) tryQueue(v T) bool {
+// TryQueue queues v if there is room; it reports false when there is none
+// or the Batcher is closed.
+func (b *Batcher[T]) TryQueue(v T) bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
@@ -45,9 +49,9 @@ func (b *batcher[T]) tryQueue(v T) bool {
 	}
 }
 
-// close flushes what is queued and stops the batcher. Queueing fails after
+// Close flushes what is queued and stops the Batcher. Queueing fails after
 // it.
-func (b *batcher[T]) close() {
+func (b *Batcher[T]) Close() {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
@@ -57,7 +61,7 @@ func (b *batcher[T]) close() {
 	b.wg.Wait()
 }
 
-func (b *batcher[T]) loop() {
+func (b *Batcher[T]) loop() {
 	defer b.wg.Done()
 	batch := make([]T, 0, b.max)
 	for {
@@ -65,7 +69,7 @@ func (b *batcher[T]) loop() {
 		case v := <-b.in:
 			b.flush(gather(append(batch[:0], v), b.in, b.max))
 		case <-b.stop:
-			// close holds the lock: nothing more can be queued.
+			// Close holds the lock: nothing more can be queued.
 			for {
 				if batch = gather(batch[:0], b.in, b.max); len(batch) == 0 {
 					return
@@ -89,13 +93,14 @@ func gather[T any](batch []T, in <-chan T, max int) []T {
 	return batch
 }
 
-// runScripts runs script n times in one pipelined round trip, run i with
-// the keys and arguments args(i) gives, and returns each run's answer. A
-// run Redis refused with NOSCRIPT (it lost its scripts: a restart) did
-// not happen, so it is run again alone, which loads the script.
-func (s *Store) runScripts(ctx context.Context, script *redis.Script, n int, args func(i int) ([]string, []any)) []*redis.Cmd {
+// RunScripts runs script n times in one pipelined round trip on rdb, run i
+// with the keys and arguments args(i) gives, and returns each run's
+// answer. A run Redis refused with NOSCRIPT (it lost its scripts: a
+// restart) did not happen, so it is run again alone, which loads the
+// script.
+func RunScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, n int, args func(i int) ([]string, []any)) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, n)
-	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range n {
 			keys, argv := args(i)
 			cmds[i] = script.EvalSha(ctx, p, keys, argv...)
@@ -105,7 +110,7 @@ func (s *Store) runScripts(ctx context.Context, script *redis.Script, n int, arg
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			keys, argv := args(i)
-			cmds[i] = script.Run(ctx, s.rdb, keys, argv...)
+			cmds[i] = script.Run(ctx, rdb, keys, argv...)
 		}
 	}
 	return cmds
