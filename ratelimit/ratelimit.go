@@ -148,4 +148,3 @@ func EmailKey(email string) string {
 
 // IPKey returns the limit key of a client address.
 func IPKey(ip string) string { return "ip:" + ip }
-
