@@ -1,14 +1,14 @@
 // Package ratelimit holds Convene's abuse limits in Redis, so they hold
-// across any number of web replicas: GCRA (the generic cell rate
-// algorithm) in a Lua script, one key per limit. The limits a request is
-// subject to are checked in one pipelined round trip, which concurrent
-// requests share.
+// across any number of web replicas: a fixed window per limit key, counted
+// with INCR and ended by the key's expiry, both on Redis's clock. The
+// limits a request is subject to are checked in one round trip, which
+// concurrent requests share; no Lua runs, so a check costs Redis a few
+// microseconds.
 package ratelimit
 
 import (
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -18,13 +18,6 @@ import (
 	"convene"
 	"convene/internal/batch"
 )
-
-//go:embed gcra.lua
-var gcraSource string
-
-// gcra is the limit script. The "#!lua" shebang makes Redis refuse it
-// whole when it is out of memory.
-var gcra = redis.NewScript("#!lua\n" + gcraSource)
 
 // batchMax is the most limit checks one round trip carries.
 const batchMax = 128
@@ -73,10 +66,12 @@ func (l *Limiter) Close() { l.batch.Close() }
 
 // Allow counts one request against every check, all in one round trip
 // (shared with the requests asking at the same time), and reports for
-// each whether it allowed the request and, when not, how long until it
-// would. Each check is counted on its own: one that refuses does not
-// count, the others do. An error is EUNAVAILABLE: Redis could not be
-// asked, and nothing is known.
+// each whether it allowed the request and, when not, how long until its
+// window ends. A check allows the first N requests of each window of
+// Period, which starts with its first request: so at most N in a window,
+// and at most 2N across the end of one. Every request counts, allowed or
+// not, on every check. An error is EUNAVAILABLE: Redis could not be asked,
+// and nothing is known.
 func (l *Limiter) Allow(ctx context.Context, checks ...Check) ([]bool, []time.Duration, error) {
 	c := &call{checks: checks, done: make(chan answer, 1)}
 	if !l.batch.TryQueue(c) {
@@ -96,7 +91,7 @@ func (l *Limiter) flush(calls []*call) {
 	var runs []run
 	for i, c := range calls {
 		for j, ch := range c.checks {
-			if ch.N > 0 {
+			if ch.N > 0 && ch.Period > 0 {
 				runs = append(runs, run{i, j})
 			}
 		}
@@ -105,29 +100,43 @@ func (l *Limiter) flush(calls []*call) {
 	for i, c := range calls {
 		answers[i] = answer{allowed: make([]bool, len(c.checks)), wait: make([]time.Duration, len(c.checks))}
 		for j, ch := range c.checks {
-			answers[i].allowed[j] = ch.N <= 0
+			answers[i].allowed[j] = ch.N <= 0 || ch.Period <= 0
 		}
 	}
 	if len(runs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), roundTripTimeout)
 		defer cancel()
-		cmds := batch.RunScripts(ctx, l.rdb, gcra, len(runs), func(k int) ([]string, []any) {
-			ch := calls[runs[k].call].checks[runs[k].check]
-			interval := ch.Period.Microseconds() / int64(ch.N)
-			return []string{l.prefix + ":" + ch.Key}, []any{max(interval, 1), ch.Period.Microseconds()}
+		// Each window is counted in a transaction of its own key's slot:
+		// the count, its expiry when the window starts (NX: only a key
+		// without one), and what is left of the window. The expiry is never
+		// missing, whatever breaks.
+		counts := make([]*redis.IntCmd, len(runs))
+		ttls := make([]*redis.DurationCmd, len(runs))
+		_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for k, r := range runs {
+				ch := calls[r.call].checks[r.check]
+				key := l.prefix + ":rl:" + ch.Key
+				counts[k] = p.Incr(ctx, key)
+				p.Do(ctx, "PEXPIRE", key, max(ch.Period.Milliseconds(), 1), "NX")
+				ttls[k] = p.PTTL(ctx, key)
+			}
+			return nil
 		})
 		for k, r := range runs {
 			a := &answers[r.call]
-			res, err := cmds[k].Int64Slice()
-			if err == nil && len(res) != 2 {
-				err = fmt.Errorf("limit script answered %v", res)
+			if err == nil {
+				err = counts[k].Err()
 			}
 			if err != nil {
 				a.err = unavailable(fmt.Errorf("rate limit %s: %w", calls[r.call].checks[r.check].Key, err))
 				continue
 			}
-			a.allowed[r.check] = res[0] == 1
-			a.wait[r.check] = time.Duration(res[1]) * time.Microsecond
+			ch := calls[r.call].checks[r.check]
+			if counts[k].Val() <= int64(ch.N) {
+				a.allowed[r.check] = true
+				continue
+			}
+			a.wait[r.check] = min(max(ttls[k].Val(), time.Millisecond), ch.Period)
 		}
 	}
 	for i, c := range calls {
