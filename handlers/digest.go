@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"convene"
+	"convene/templates"
 )
 
 func organiserFor(cfg Config, token string) (string, error) {
@@ -19,12 +20,13 @@ func organiserFor(cfg Config, token string) (string, error) {
 
 var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>Convene digests</title></head>
-<body style="font-family:Arial,Helvetica,sans-serif;max-width:36em;margin:2em auto;padding:0 1em;color:#111827">
+<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>Convene digests</title>
+<link rel="stylesheet" href="`+templates.StylesheetPath+`"></head>
+<body><main>
 {{if .Done}}<h1>You are unsubscribed</h1><p>You will receive no more Convene digests at this address.</p>
 {{else}}<h1>Stop Convene digests?</h1><p>You receive a digest of the registrations for the meetings you organise.</p>
-<form method="post" action="{{.Action}}"><button type="submit">Unsubscribe from digests</button></form>{{end}}
-</body></html>`))
+<form method="post" action="{{.Action}}"><button type="submit" class="primary">Unsubscribe from digests</button></form>{{end}}
+</main></body></html>`))
 
 // handleUnsubscribePage shows the unsubscribe button; a GET changes
 // nothing (mail scanners follow links).

@@ -62,7 +62,7 @@ func wantPage(t *testing.T, what string, rec *httptest.ResponseRecorder, status 
 		t.Errorf("%s: Content-Type %q, want text/html; charset=utf-8", what, ct)
 	}
 	csp := rec.Header().Get("Content-Security-Policy")
-	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || !strings.Contains(csp, "form-action 'self'") {
+	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "form-action 'self'") {
 		t.Errorf("%s: Content-Security-Policy %q, want no script at all and forms to this site only", what, csp)
 	}
 	if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
@@ -154,6 +154,21 @@ func TestMeetingPageShowsTheMeetingAndItsForm(t *testing.T) {
 	page = wantPage(t, "full meeting", b.serveRaw("GET", "/m/egm", nil, ""), http.StatusOK)
 	if !strings.Contains(page, words(t, "en", "meeting.waiting_list")) || !strings.Contains(page, "<form") {
 		t.Errorf("a full meeting's page does not say the waiting list is open, with the form:\n%s", page)
+	}
+}
+
+func TestPagesStylesheetIsServedForGood(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := b.serveRaw("GET", templates.StylesheetPath, nil, "")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/css; charset=utf-8" || rec.Body.String() != string(templates.Stylesheet()) {
+		t.Fatalf("GET %s: %d %q, %d bytes", templates.StylesheetPath, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
+	}
+	if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+		t.Errorf("Cache-Control %q, want it cached for good (its name holds its hash)", cc)
+	}
+	if rec := b.serveRaw("GET", "/assets/convene.0000.css", nil, ""); rec.Code != http.StatusNotFound {
+		t.Errorf("another stylesheet name: %d, want 404", rec.Code)
 	}
 }
 

@@ -3,6 +3,8 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+
+	"convene/templates"
 )
 
 // addRoutes lists every route of the API.
@@ -30,6 +32,7 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store Store, queue Queue
 	mux.Handle("GET /m/{id}", handleMeetingPage(logger, store, cfg))
 	mux.Handle("POST /m/{id}", crossOriginOnly(logger, cfg, handleRegisterForm(logger, store, queue, cfg)))
 	mux.Handle("GET /m/{id}/registered", handleRegisteredPage(logger, store, cfg))
+	mux.Handle("GET "+templates.StylesheetPath, handleStylesheet())
 
 	// The participant's personal link.
 	mux.Handle("GET /r/{token}", handleRegistrationPage(logger, store, cfg))

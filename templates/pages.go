@@ -2,6 +2,8 @@ package templates
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"embed"
 	"fmt"
 	htemplate "html/template"
@@ -20,6 +22,23 @@ import (
 //
 //go:embed pages/*.html.tmpl
 var pageFiles embed.FS
+
+// stylesheet is the pages' one stylesheet. It is served under a name that
+// holds a hash of its content (StylesheetPath), so that it can be cached
+// for good and a new release is fetched anew.
+//
+//go:embed pages/convene.css
+var stylesheet []byte
+
+// StylesheetPath is the path the pages link their stylesheet at, such as
+// /assets/convene.1a2b3c4d5e6f.css.
+var StylesheetPath = func() string {
+	sum := sha256.Sum256(stylesheet)
+	return "/assets/convene." + hex.EncodeToString(sum[:6]) + ".css"
+}()
+
+// Stylesheet returns the pages' stylesheet, served at StylesheetPath.
+func Stylesheet() []byte { return stylesheet }
 
 // Names of the page files and of the templates they must define. Every page
 // file is {page}.html.tmpl, parsed on a copy of pages/layout.html.tmpl; its
@@ -215,8 +234,9 @@ func contains(list []string, s string) bool {
 
 // pageView is what the layout sees.
 type pageView struct {
-	Lang, Dir string
-	DocTitle  string
+	Lang, Dir  string
+	DocTitle   string
+	Stylesheet string
 	// Private pages (the personal page, error pages) ask search engines
 	// not to index them and browsers not to send their URL on.
 	Private bool
@@ -226,7 +246,7 @@ type pageView struct {
 
 func (p *Pages) base(pg Page, title string) (*Language, pageView) {
 	l := p.cat.Language(pg.Lang)
-	v := pageView{Lang: l.Code, Dir: l.Dir, DocTitle: oneLine(title), Languages: p.languageSwitch(pg.Path, l.Code)}
+	v := pageView{Lang: l.Code, Dir: l.Dir, DocTitle: oneLine(title), Stylesheet: StylesheetPath, Languages: p.languageSwitch(pg.Path, l.Code)}
 	return l, v
 }
 

@@ -491,7 +491,11 @@ func TestPagesAreSelfContained(t *testing.T) {
 			}
 		}
 		lower := strings.ToLower(got)
-		for _, bad := range []string{"<script", "<link", "<img", "<iframe", "<object", "<embed", " src=", "@import", "url("} {
+		if want := `<link rel="stylesheet" href="` + templates.StylesheetPath + `">`; strings.Count(lower, "<link") != 1 || !strings.Contains(got, want) {
+			t.Errorf("%s links to something other than its one stylesheet, %s", name, want)
+		}
+		lower = strings.Replace(lower, "<link", "", 1)
+		for _, bad := range []string{"<script", "<link", "<img", "<style", " style=", "<iframe", "<object", "<embed", " src=", "@import", "url("} {
 			if strings.Contains(lower, bad) {
 				t.Errorf("%s contains %q: pages load nothing and run no script", name, bad)
 			}
@@ -587,6 +591,24 @@ func TestPagesMeetingNeedsAnAction(t *testing.T) {
 	var b bytes.Buffer
 	if err := p.Meeting(&b, d); err == nil || b.Len() != 0 {
 		t.Errorf("a form without an action: error %v, %d bytes written", err, b.Len())
+	}
+}
+
+func TestPagesStylesheet(t *testing.T) {
+	t.Parallel()
+	css := string(templates.Stylesheet())
+	if !strings.HasPrefix(templates.StylesheetPath, "/assets/convene.") || !strings.HasSuffix(templates.StylesheetPath, ".css") {
+		t.Errorf("StylesheetPath = %q", templates.StylesheetPath)
+	}
+	for _, want := range []string{".error-summary", ".field-error", "padding-inline-start", ".hp{"} {
+		if !strings.Contains(css, want) {
+			t.Errorf("the stylesheet lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"@import", "url(", "expression("} {
+		if strings.Contains(css, bad) {
+			t.Errorf("the stylesheet loads something: %q", bad)
+		}
 	}
 }
 
