@@ -207,7 +207,8 @@ func errorPage(w http.ResponseWriter, r *http.Request, logger *slog.Logger, cfg 
 
 // handleMeetingPage serves a meeting's public page with its registration
 // form, or what stops registration instead of the form. A rendered page is
-// kept for a second (pageCache).
+// kept for a second (pageCache); after that, one request renders it anew
+// while the others still get the page of the second before.
 func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handler {
 	cache := newPageCache(cfg.Now)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -224,12 +225,14 @@ func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handle
 		defer cancel()
 		m, err := store.Meeting(ctx, id)
 		if err != nil {
+			cache.forget(key)
 			errorPage(w, r, logger, cfg, pg, templates.ReasonNoMeeting, "", err)
 			return
 		}
 		d := templates.MeetingPage{Page: pg, Meeting: m, Now: cfg.Now(), Action: withLang(pg.Path, lang, explicit)}
 		var b bytes.Buffer
 		if err := cfg.Pages.Meeting(&b, d); err != nil {
+			cache.forget(key)
 			logger.Error("render page", "error", err.Error(), "route", r.Pattern, "request_id", requestID(r))
 			w.Header().Set("Cache-Control", "no-store")
 			http.Error(w, "internal error", http.StatusInternalServerError)
