@@ -243,7 +243,10 @@ func (l *Language) T(key string, kv ...any) (string, error) {
 		found := false
 		for i := 0; i < len(kv); i += 2 {
 			if name, _ := kv[i].(string); name == seg.text {
+				open, end := l.isolate(seg.text)
+				b.WriteString(open)
 				b.WriteString(text(kv[i+1]))
+				b.WriteString(end)
 				found = true
 				break
 			}
@@ -253,6 +256,25 @@ func (l *Language) T(key string, kv ...any) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// Unicode's first-strong isolate and its end: text between them takes its
+// direction from itself, whatever surrounds it.
+const (
+	firstStrongIsolate = "\u2068"
+	popIsolate         = "\u2069"
+)
+
+// isolate returns what goes around the value of placeholder name in l: in
+// a right-to-left language, a first-strong isolate, so that a Latin name,
+// title or time zone ("Europe/Zurich") with its punctuation keeps its
+// order inside Arabic text; nothing for links (a link must be only the
+// address) or in other languages.
+func (l *Language) isolate(name string) (open, end string) {
+	if l.Dir != "rtl" || name == "Link" || name == "URL" {
+		return "", ""
+	}
+	return firstStrongIsolate, popIsolate
 }
 
 // Static returns the message key in l when it has no placeholder.

@@ -295,15 +295,18 @@ func resolve(src string, l *Language, isHTML bool) string {
 			if !ok {
 				return call
 			}
+			open, end := l.isolate(seg.text)
+			b.WriteString(open)
 			if strings.HasPrefix(expr, `"`) {
 				v, err := strconv.Unquote(expr)
 				if err != nil {
 					return call
 				}
 				b.WriteString(literal(v))
-				continue
+			} else {
+				b.WriteString("{{" + expr + "}}")
 			}
-			b.WriteString("{{" + expr + "}}")
+			b.WriteString(end)
 		}
 		return b.String()
 	})
