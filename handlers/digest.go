@@ -21,7 +21,7 @@ func organiserFor(cfg Config, token string) (string, error) {
 var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>Convene digests</title>
-<link rel="stylesheet" href="`+templates.StylesheetPath+`"></head>
+<link rel="stylesheet" href="` + templates.StylesheetPath + `"></head>
 <body><main>
 {{if .Done}}<h1>You are unsubscribed</h1><p>You will receive no more Convene digests at this address.</p>
 {{else}}<h1>Stop Convene digests?</h1><p>You receive a digest of the registrations for the meetings you organise.</p>

@@ -3,8 +3,8 @@ package templates
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	htemplate "html/template"
 	"io"
