@@ -98,6 +98,11 @@ func putPageBuffer(b *bytes.Buffer) {
 	pageBuffers.Put(b)
 }
 
+// meetingPath is the path of a meeting's public page. The id comes from
+// the request's path, so it is escaped again: an id of a meeting that does
+// not exist may hold anything.
+func meetingPath(id string) string { return "/m/" + url.PathEscape(id) }
+
 // withLang adds ?lang= to path when the visitor chose the language
 // explicitly, so that the next page keeps it.
 func withLang(path, lang string, explicit bool) string {
@@ -214,7 +219,7 @@ func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		lang, explicit := pageLanguage(r)
-		pg := templates.Page{Lang: lang, Path: "/m/" + id}
+		pg := templates.Page{Lang: lang, Path: meetingPath(id)}
 		publicPage(w)
 		key := lang + "|" + strconv.FormatBool(explicit) + "|" + id
 		if body, ok := cache.get(key); ok {
@@ -250,7 +255,7 @@ func handleRegisteredPage(logger *slog.Logger, store Store, cfg Config) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		lang, explicit := pageLanguage(r)
-		pg := templates.Page{Lang: lang, Path: "/m/" + id + "/registered"}
+		pg := templates.Page{Lang: lang, Path: meetingPath(id) + "/registered"}
 		publicPage(w)
 		ctx, cancel := withTimeout(r, cfg)
 		defer cancel()
@@ -272,7 +277,7 @@ func handleRegisterForm(logger *slog.Logger, store Store, queue Queue, cfg Confi
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		lang, explicit := pageLanguage(r)
-		pg := templates.Page{Lang: lang, Path: "/m/" + id}
+		pg := templates.Page{Lang: lang, Path: meetingPath(id)}
 		back := withLang(pg.Path, lang, explicit)
 		privatePage(w)
 		in, err := decodeForm(w, r)
@@ -368,7 +373,8 @@ func crossOriginOnly(logger *slog.Logger, cfg Config, next http.Handler) http.Ha
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang, _ := pageLanguage(r)
 		privatePage(w)
-		d := templates.ErrorPage{Page: templates.Page{Lang: lang, Path: "/m/" + r.PathValue("id")}, Status: http.StatusForbidden, Reason: templates.ReasonForbidden, Back: "/m/" + r.PathValue("id")}
+		path := meetingPath(r.PathValue("id"))
+		d := templates.ErrorPage{Page: templates.Page{Lang: lang, Path: path}, Status: http.StatusForbidden, Reason: templates.ReasonForbidden, Back: path}
 		cfg.Metrics.Registration("rejected")
 		renderPage(w, r, logger, http.StatusForbidden, func(w io.Writer) error { return cfg.Pages.Error(w, d) })
 	}))
