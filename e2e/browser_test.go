@@ -157,9 +157,15 @@ func checkRefused(t *testing.T, tb *tab, ui string, want int) {
 // that ends after browserTimeout.
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
+	return startChromiumFor(t, browserTimeout)
+}
+
+// startChromiumFor is startChromium with the browser's time bound.
+func startChromiumFor(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
 	var out lockedBuffer
 	profile := t.TempDir()
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,

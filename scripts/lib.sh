@@ -16,6 +16,38 @@ ensure_pkg() {
   command -v "$cmd" >/dev/null 2>&1 || { echo "!! installing $pkg did not provide $cmd" >&2; return 1; }
 }
 
+# ensure_deb PACKAGE...: install the Debian packages that are not installed,
+# for packages that provide no command to look for (fonts, data).
+ensure_deb() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  echo ">> installing Debian package(s) ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if [ -z "${CONVENE_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq
+    export CONVENE_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_axe: install the npm package axe-core (the accessibility checker the
+# browser tests of the participant pages inject) into var/npm when it is
+# missing, and export its path as CONVENE_AXE.
+ensure_axe() {
+  local axe=$PWD/var/npm/node_modules/axe-core/axe.min.js
+  if [ ! -f "$axe" ]; then
+    ensure_pkg npm npm
+    echo ">> installing axe-core into var/npm" >&2
+    npm install --prefix var/npm --no-save --no-audit --no-fund --loglevel=error axe-core@4 >/dev/null
+    [ -f "$axe" ] || { echo "!! installing axe-core did not provide $axe" >&2; return 1; }
+  fi
+  export CONVENE_AXE=$axe
+}
+
 ensure_go() {
   command -v go >/dev/null 2>&1 && return 0
   [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH" && return 0
