@@ -72,6 +72,9 @@ type looker struct {
 func (l looker) look(state, lang string) {
 	t := l.t
 	t.Helper()
+	// axe judges what a person sees: the page loaded, its stylesheet applied.
+	waitFor(t, l.ctx, state+"/"+lang+": the page loaded with its stylesheet",
+		`document.readyState === 'complete' && document.styleSheets.length > 0 && getComputedStyle(document.body).backgroundColor === 'rgb(243, 244, 246)'`)
 	if _, err := chromedp.Run(l.ctx, chromedp.Evaluate[bool](l.axe+";true")); err != nil {
 		t.Fatalf("%s/%s: inject axe: %v", state, lang, err)
 	}
