@@ -31,6 +31,7 @@ var jsonFields = []string{
 	"reminder_late_p50_ms", "reminder_late_p99_ms", "reminder_early_max_ms",
 	"redis_bytes_per_registration",
 	"page_rps", "page_p99_ms", "form_intake_rps", "form_intake_ratio",
+	"fanout_100k_s", "fanout_100k_worker_rss_mb",
 }
 
 // TestQuickRunPrintsFigures runs the benchmark, scaled down further than
@@ -71,12 +72,14 @@ func TestQuickRunPrintsFigures(t *testing.T) {
 }
 
 func TestBadFlagIsAUsageError(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-nope"}, &stdout, &stderr)
-	if _, ok := err.(usageError); !ok {
-		t.Fatalf("run -nope: %v (%T), want a usageError", err, err)
-	}
-	if stdout.Len() != 0 {
-		t.Errorf("stdout: %q", stdout.String())
+	for _, args := range [][]string{{"-nope"}, {"-limits", "maybe"}, {"-only", "fanout1m"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("run %q: %v (%T), want a usageError", args, err, err)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run %q: stdout: %q", args, stdout.String())
+		}
 	}
 }

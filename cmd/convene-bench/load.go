@@ -87,6 +87,16 @@ func (r loadResult) rps() float64 {
 	return float64(r.ok) / r.elapsed.Seconds()
 }
 
+// failures returns how many requests did not succeed: answered another
+// status, answered the wanted one wrongly, or not answered at all.
+func (r loadResult) failures() int {
+	n := r.wrong + r.errors
+	for _, c := range r.statuses {
+		n += c
+	}
+	return n
+}
+
 // problems describes the requests that did not succeed, or "".
 func (r loadResult) problems() string {
 	if r.errors == 0 && r.wrong == 0 && len(r.statuses) == 0 {

@@ -17,12 +17,28 @@
 //	-keep          keep the temporary directory (process logs, Redis data) and print its path
 //	-only PHASES   run only these phases (comma-separated), e.g. -only intake,delivery
 //	-profile DIR   write CPU profiles of the convene processes into DIR
+//	-limits on|off the intake limits of the intake, e2e, fanout and fanout100k
+//	               phases: on (the default) at values the run never reaches, the
+//	               clients' connections spread over 254 loopback source
+//	               addresses; off as before the flag existed (both 0, every
+//	               connection from 127.0.0.1), for comparison
 //
 // Each phase starts its own redis-server (on a unix socket in a temporary
 // directory, AOF with appendfsync everysec, maxmemory-policy noeviction, as
 // the README recommends for production) and its own SMTP sink, which accepts
 // every message and records only its arrival time and its X-Convene-*
 // headers. redis-server must be on PATH (./scripts/test.sh installs it).
+//
+// The phases that post registrations (intake, form, e2e, fanout,
+// fanout100k) run `convene web` with both intake limits on, as users run
+// it, at values the run never reaches (INTAKE_RATE_PER_IP=1000000 a
+// minute, INTAKE_RATE_PER_EMAIL=10 an hour: every address registers
+// once), and their clients' connections come from loopback source
+// addresses 127.0.0.2–127.0.0.255, as real traffic comes from many
+// (-limits off: both limits 0, from 127.0.0.1, except for the form phase,
+// which always ran with them on). Any answer to a registration other than
+// 201 (303 for the form) is counted and reported. The other phases'
+// registrations only set the stage, with the limits off.
 //
 // The phases, and the JSON fields they fill (see BENCHMARKS.md):
 //
@@ -45,6 +61,13 @@
 //     for 10 s (e2e_p50_ms, e2e_p99_ms);
 //   - fanout: one reminder to 10,000 confirmed participants, due time →
 //     last reminder at the sink (fanout_10k_s);
+//   - fanout100k: the same for 100,000 participants, with a worker
+//     started for the reminder alone, whose peak resident memory (VmHWM)
+//     is the other figure (fanout_100k_s, fanout_100k_worker_rss_mb); the
+//     participants register through the API with no worker running, and
+//     their confirmations are recorded in the ledger as sent (through the
+//     store package) rather than sent, which would take most of a minute;
+//     not in a -quick run;
 //   - reminders: reminders due at scattered times, arrival − due time
 //     (reminder_late_p50_ms, reminder_late_p99_ms, reminder_early_max_ms);
 //   - memory: Redis used_memory growth per registration over 100,000
@@ -55,6 +78,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -92,7 +116,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: convene-bench [-quick] [-convene PATH] [-keep] [-only PHASES] [-profile DIR]
+const usage = `usage: convene-bench [-quick] [-convene PATH] [-keep] [-only PHASES] [-profile DIR] [-limits on|off]
 
 Runs the real convene processes and minimal baselines under one load generator
 and prints a table and, as the last line, one JSON object of figures.
@@ -100,10 +124,14 @@ and prints a table and, as the last line, one JSON object of figures.
   -quick         scale every phase down (a run well under a minute; CI runs it)
   -convene PATH  the convene binary to run (default: go build ./cmd/convene into a temp dir)
   -keep          keep the temporary directory (process logs, Redis data) and print its path
-  -only PHASES   run only these phases, comma-separated: intake,page,form,delivery,e2e,fanout,reminders,memory
-                 (the others' figures print as 0; use it while optimising)
+  -only PHASES   run only these phases, comma-separated: intake,page,form,delivery,e2e,fanout,fanout100k,reminders,memory
+                 (the others' figures print as 0; use it while optimising; -quick leaves out fanout100k)
   -profile DIR   write CPU profiles of the convene processes during the measured part of
-                 the intake, page, form, delivery, e2e and fanout phases into DIR (go tool pprof DIR/…)
+                 the intake, page, form, delivery, e2e, fanout and fanout100k phases into DIR
+                 (go tool pprof DIR/…), and the fan-out workers' heap profiles
+  -limits on|off the intake limits of the intake, e2e, fanout and fanout100k phases (default on:
+                 both on at values the run never reaches, connections from 254 loopback
+                 addresses; off: both 0, connections from 127.0.0.1, as before this flag)
 `
 
 // sizes are the dimensions of one run.
@@ -121,6 +149,8 @@ type sizes struct {
 	e2eFor    time.Duration // measured paced load
 
 	fanout int // confirmed participants of the fan-out meeting
+
+	fanout100k int // confirmed participants of the large fan-out meeting (0: no such phase)
 
 	pageRegs int // registrations of the meeting whose page the page phase loads
 
@@ -140,6 +170,7 @@ var (
 		deliveries: 20000,
 		e2eRate:    500, e2eWarmup: time.Second, e2eFor: 10 * time.Second,
 		fanout:           10000,
+		fanout100k:       100000,
 		pageRegs:         10000,
 		reminderMeetings: 40, reminderPer: 10, reminderSpread: 6 * time.Second,
 		memoryRegs:   100000,
@@ -181,6 +212,7 @@ type bench struct {
 
 	only       map[string]bool // -only: the phases to run (nil: all)
 	profileDir string          // -profile: where CPU profiles go ("": none)
+	limits     bool            // -limits: the phases that post registrations run with the intake limits on
 }
 
 // run is the whole program: main only calls it, and the test calls it with
@@ -195,6 +227,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keep := fs.Bool("keep", false, "keep the temporary directory")
 	only := fs.String("only", "", "comma-separated phases to run (default: all)")
 	profileDir := fs.String("profile", "", "write CPU profiles of the convene processes into this directory")
+	limits := fs.String("limits", "on", "on or off: the intake limits of the phases that post registrations")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -207,6 +240,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var err error
 	b := &bench{sz: fullSizes, log: stderr}
+	switch *limits {
+	case "on":
+		b.limits = true
+	case "off":
+	default:
+		return usageError{fmt.Sprintf("-limits: %q is neither on nor off", *limits)}
+	}
 	if *only != "" {
 		b.only = map[string]bool{}
 		for _, name := range strings.Split(*only, ",") {
@@ -250,12 +290,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	began := time.Now()
-	fmt.Fprintf(stderr, "convene-bench: %s run, binary %s\n", b.sz.name, b.binary)
+	began, cpu := time.Now(), readHostCPU()
+	fmt.Fprintf(stderr, "convene-bench: %s run, -limits %s, binary %s\n", b.sz.name, b.limitsFlag(), b.binary)
 	r := b.measure(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r.hostSteal = cpu.stealSince()
 	r.print(stdout, b.sz, time.Since(began))
 	if len(r.failed) > 0 {
 		return fmt.Errorf("%d of the measurements failed: %s", len(r.failed), strings.Join(r.failed, "; "))
@@ -278,24 +319,30 @@ func buildConvene(ctx context.Context, dir string, stderr io.Writer) (string, er
 }
 
 // phaseNames are the phases, in the order they run.
-var phaseNames = []string{"intake", "page", "form", "delivery", "e2e", "fanout", "reminders", "memory"}
+var phaseNames = []string{"intake", "page", "form", "delivery", "e2e", "fanout", "fanout100k", "reminders", "memory"}
 
 // measure runs every phase, each on its own Redis and sink; a phase that
 // fails is recorded and the others still run.
 func (b *bench) measure(ctx context.Context) *results {
-	r := &results{}
+	r := &results{limitsFlag: b.limitsFlag(), ran: map[string]bool{}, skipped: map[string]string{}}
+	skip100k := ""
+	if b.sz.fanout100k == 0 {
+		skip100k = "not in a " + b.sz.name + " run"
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *results) error
+		skip string // why this run leaves the phase out, or ""
 	}{
-		{"intake", b.intake},
-		{"page", b.page},
-		{"form", b.form},
-		{"delivery", b.delivery},
-		{"e2e", b.e2e},
-		{"fanout", b.fanoutPhase},
-		{"reminders", b.reminders},
-		{"memory", b.memory},
+		{"intake", b.intake, ""},
+		{"page", b.page, ""},
+		{"form", b.form, ""},
+		{"delivery", b.delivery, ""},
+		{"e2e", b.e2e, ""},
+		{"fanout", b.fanoutPhase, ""},
+		{"fanout100k", b.fanout100kPhase, skip100k},
+		{"reminders", b.reminders, ""},
+		{"memory", b.memory, ""},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
@@ -304,7 +351,12 @@ func (b *bench) measure(ctx context.Context) *results {
 		if b.only != nil && !b.only[s.name] {
 			continue
 		}
-		start := time.Now()
+		if s.skip != "" {
+			fmt.Fprintf(b.log, "== %s: skipped, %s\n", s.name, s.skip)
+			r.skipped[s.name] = s.skip
+			continue
+		}
+		start, cpu := time.Now(), readHostCPU()
 		fmt.Fprintf(b.log, "== %s\n", s.name)
 		if err := s.fn(ctx, r); err != nil {
 			if ctx.Err() != nil {
@@ -314,7 +366,12 @@ func (b *bench) measure(ctx context.Context) *results {
 			r.failed = append(r.failed, s.name+": "+err.Error())
 			continue
 		}
-		fmt.Fprintf(b.log, "   %s done in %.1f s\n", s.name, time.Since(start).Seconds())
+		r.ran[s.name] = true
+		st := cpu.stealSince()
+		fmt.Fprintf(b.log, "   %s done in %.1f s (CPU steal %s)\n", s.name, time.Since(start).Seconds(), cmp.Or(st, "unknown"))
+		if st != "" {
+			r.steal = append(r.steal, s.name+" "+st)
+		}
 	}
 	r.derive()
 	return r

@@ -5,27 +5,10 @@ import (
 	"context"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"time"
 )
-
-// The intake limits of the form phase: the shape of the production
-// defaults (INTAKE_RATE_PER_IP a minute per client address,
-// INTAKE_RATE_PER_EMAIL an hour per email address), both on, at values the
-// run never reaches. Every address registers once, so the production
-// default per email is high enough; per client address, a million a
-// minute is more than the whole phase sends even from one address.
-const (
-	formRatePerIP    = 1_000_000
-	formRatePerEmail = 10
-)
-
-// formSourceAddrs is how many loopback source addresses the form phase's
-// connections are spread over.
-const formSourceAddrs = 254
 
 // page measures GET /m/{id}, a meeting's public registration page, at
 // intakeClients concurrent clients for intakeFor after a warm-up of the
@@ -89,19 +72,19 @@ func (b *bench) page(ctx context.Context, r *results) error {
 // form measures registrations through the HTML form, POST /m/{id}, as the
 // intake phase measures the JSON intake: intakeClients concurrent clients
 // for intakeFor after a warm-up, convene web alone, unique addresses. The
-// intake limits are on, in the production shape (formRatePerIP,
-// formRatePerEmail), and the clients' connections come from up to
-// formSourceAddrs loopback addresses, as real traffic comes from many.
-// Only a 303 to /m/{id}/registered counts; the redirect is not followed.
+// intake limits are on, in the production shape (benchRatePerIP,
+// benchRatePerEmail), whatever -limits says, and the clients' connections
+// come from up to sourceAddrs loopback addresses, as real traffic comes
+// from many (see startWeb). Only a 303 to /m/{id}/registered counts; the
+// redirect is not followed.
 func (b *bench) form(ctx context.Context, r *results) error {
 	e, err := b.newEnv(ctx, "form")
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	web, err := e.start(ctx, "web",
-		fmt.Sprintf("INTAKE_RATE_PER_IP=%d", formRatePerIP),
-		fmt.Sprintf("INTAKE_RATE_PER_EMAIL=%d", formRatePerEmail))
+	// The limits are on whatever -limits says: this phase always ran so.
+	web, err := e.startWeb(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -110,8 +93,7 @@ func (b *bench) form(ctx context.Context, r *results) error {
 		return err
 	}
 
-	dialer := &spreadDialer{n: formSourceAddrs}
-	client := newHTTPClientDial(2*b.sz.intakeClients, dialer.DialContext)
+	client := e.client(2 * b.sz.intakeClients)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	l := load{
 		url: web.addr + "/m/" + id, body: formBody("w"), contentType: "application/x-www-form-urlencoded",
@@ -141,14 +123,14 @@ func (b *bench) form(ctx context.Context, r *results) error {
 	if stored < warm.ok+res.ok {
 		return fmt.Errorf("%d registrations stored after %d answers 303", stored, warm.ok+res.ok)
 	}
-	r.formLimits = fmt.Sprintf("INTAKE_RATE_PER_IP=%d (/min; connections from %d source IPs), INTAKE_RATE_PER_EMAIL=%d (/h)",
-		formRatePerIP, dialer.addresses(), formRatePerEmail)
+	limits := e.limits()
 	b.logf("convene form intake: %s; its CPU time: %s", res.summary(), cpu)
-	b.logf("limits %s (%d connections)", r.formLimits, dialer.dials.Load())
+	b.logf("limits %s", limits)
 
 	r.FormIntakeRPS = res.rps()
+	r.ranWith("form", limits, warm, res)
 	r.note("form intake POST /m/{id} (%d clients, %.1f s after %.1f s warm-up, limits %s): %s",
-		b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), r.formLimits, res.summary())
+		b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), limits, res.summary())
 	r.note("form intake CPU time: convene web %s", cpu)
 	return nil
 }
@@ -203,26 +185,4 @@ func formBody(prefix string) func(int) []byte {
 			"language":     {"en"},
 		}.Encode())
 	}
-}
-
-// spreadDialer dials each new connection from the next of n loopback
-// source addresses, 127.0.0.2, 127.0.0.3, …, so that the server sees its
-// clients come from many addresses, as real traffic does, and counts each
-// against its own INTAKE_RATE_PER_IP. Linux routes all of 127.0.0.0/8 to
-// the loopback interface, so this needs no configuration.
-type spreadDialer struct {
-	n     int // at most 254
-	dials atomic.Int64
-}
-
-// DialContext dials addr from the next source address.
-func (d *spreadDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	i := d.dials.Add(1) - 1
-	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%int64(d.n)))}
-	return (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: local}).DialContext(ctx, network, addr)
-}
-
-// addresses returns how many source addresses have been used.
-func (d *spreadDialer) addresses() int {
-	return int(min(d.dials.Load(), int64(d.n)))
 }

@@ -35,15 +35,16 @@ func (e *env) createMeetingOf(ctx context.Context, web *proc, id string, capacit
 }
 
 // register registers n participants (addresses <prefix><i>@example.org)
-// in a meeting through the API with the setup clients, and fails unless
-// every one was answered 201.
+// in a meeting through the API with the setup clients (from many source
+// addresses when the phase's web runs with the limits on), and fails
+// unless every one was answered 201.
 func (e *env) register(ctx context.Context, web *proc, meeting, prefix string, n int) error {
 	res := load{
 		url:     web.addr + "/v1/meetings/" + meeting + "/registrations",
 		body:    registrationBody(prefix),
 		clients: e.b.sz.setupClients,
 		count:   n,
-	}.run(ctx, e.http)
+	}.run(ctx, e.client(e.b.sz.setupClients))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -67,26 +68,27 @@ func (e *env) addReminder(ctx context.Context, web *proc, meeting string, at tim
 }
 
 // intake measures registrations/s and latency at intakeClients concurrent
-// clients: first against the baseline handler, then against convene web,
-// each on its own Redis, with no worker running, after an unmeasured
-// warm-up of the same load.
+// clients: first against the baseline handler, then against convene web
+// (with the intake limits on, its clients from many source addresses,
+// unless -limits off), each on its own Redis, with no worker running,
+// after an unmeasured warm-up of the same load.
 func (b *bench) intake(ctx context.Context, r *results) error {
-	// measure runs the load against the process p and also returns the
-	// CPU time p used per registration during the measured part.
-	measure := func(p *proc) (loadResult, string, error) {
-		client := newHTTPClient(2 * b.sz.intakeClients)
+	// measure runs the warm-up and then the measured load against the
+	// process p with client, and also returns the CPU time p used per
+	// registration during the measured part.
+	measure := func(p *proc, client *http.Client) (warm, res loadResult, cpu string, err error) {
 		url := p.addr + "/v1/meetings/bench/registrations"
-		load{url: url, body: registrationBody("w"), clients: b.sz.intakeClients, dur: b.sz.intakeWarmup}.run(ctx, client)
+		warm = load{url: url, body: registrationBody("w"), clients: b.sz.intakeClients, dur: b.sz.intakeWarmup}.run(ctx, client)
 		before := p.cpuTime()
-		res := load{url: url, body: registrationBody("p"), clients: b.sz.intakeClients, dur: b.sz.intakeFor}.run(ctx, client)
-		cpu := cpuPer(p.cpuTime()-before, res.ok)
+		res = load{url: url, body: registrationBody("p"), clients: b.sz.intakeClients, dur: b.sz.intakeFor}.run(ctx, client)
+		cpu = cpuPer(p.cpuTime()-before, res.ok)
 		if err := ctx.Err(); err != nil {
-			return res, cpu, err
+			return warm, res, cpu, err
 		}
 		if res.ok == 0 {
-			return res, cpu, fmt.Errorf("no registration was created: %s", res.problems())
+			return warm, res, cpu, fmt.Errorf("no registration was created: %s", res.problems())
 		}
-		return res, cpu, nil
+		return warm, res, cpu, nil
 	}
 
 	// The baseline, a process of its own, on its own Redis.
@@ -99,20 +101,20 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 		e.close()
 		return err
 	}
-	baseRes, baseCPU, err := measure(base)
+	_, baseRes, baseCPU, err := measure(base, newHTTPClient(2*b.sz.intakeClients))
 	e.close()
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	b.logf("baseline intake: %s; its CPU time: %s", baseRes.summary(), baseCPU)
 
-	// convene web, limits off, no worker.
+	// convene web, no worker.
 	e, err = b.newEnv(ctx, "intake-convene")
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	web, err := e.start(ctx, "web")
+	web, err := e.startWeb(ctx, b.limits)
 	if err != nil {
 		return err
 	}
@@ -121,16 +123,19 @@ func (b *bench) intake(ctx context.Context, r *results) error {
 	}
 	// The profile covers the measured load (it starts during the warm-up).
 	wait := e.profile(ctx, web, b.sz.intakeWarmup+b.sz.intakeFor)
-	res, cpu, err := measure(web)
+	warm, res, cpu, err := measure(web, e.client(2*b.sz.intakeClients))
 	wait()
 	if err != nil {
 		return fmt.Errorf("convene web: %w", err)
 	}
+	limits := e.limits()
 	b.logf("convene intake:  %s; its CPU time: %s", res.summary(), cpu)
+	b.logf("limits %s", limits)
 
 	r.IntakeRPS, r.IntakeP99 = res.rps(), percentile(res.latency, 0.99)
 	r.BaselineEnqueueRPS, r.BaselineEnqueueP99 = baseRes.rps(), percentile(baseRes.latency, 0.99)
-	r.note("intake (%d clients, %.1f s after %.1f s warm-up): convene %s", b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), res.summary())
+	r.ranWith("intake", limits, warm, res)
+	r.note("intake (%d clients, %.1f s after %.1f s warm-up, limits %s): convene %s", b.sz.intakeClients, b.sz.intakeFor.Seconds(), b.sz.intakeWarmup.Seconds(), limits, res.summary())
 	r.note("intake baseline: %s", baseRes.summary())
 	r.note("intake CPU time: convene web %s; baseline %s", cpu, baseCPU)
 	return nil
@@ -268,7 +273,7 @@ feed:
 // e2e measures request start → confirmation accepted by the sink, with web
 // and worker running, at a steady e2eRate registrations/s.
 func (b *bench) e2e(ctx context.Context, r *results) error {
-	e, web, err := b.system(ctx, "e2e", "worker")
+	e, web, err := b.system(ctx, "e2e", b.limits, "worker")
 	if err != nil {
 		return err
 	}
@@ -276,7 +281,7 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 	if err := e.createMeeting(ctx, web, "bench"); err != nil {
 		return err
 	}
-	client := newHTTPClient(256)
+	client := e.client(256)
 	url := web.addr + "/v1/meetings/bench/registrations"
 
 	warm := load{url: url, body: registrationBody("w"), rate: b.sz.e2eRate, dur: b.sz.e2eWarmup}.run(ctx, client)
@@ -323,68 +328,16 @@ func (b *bench) e2e(ctx context.Context, r *results) error {
 	}
 	slices.Sort(lat)
 	r.E2EP50, r.E2EP99 = percentile(lat, 0.5), percentile(lat, 0.99)
+	limits := e.limits()
+	r.ranWith("e2e", limits, warm, res)
 	line := fmt.Sprintf("%d registrations at %.0f/s: request start → confirmation at the sink p50 %.2f ms, p99 %.2f ms, max %.2f ms; HTTP p99 %.2f ms",
 		len(lat), b.sz.e2eRate, r.E2EP50, r.E2EP99, percentile(lat, 1), percentile(res.latency, 0.99))
 	if p := res.problems(); p != "" {
 		line += "; not created: " + p
 	}
 	b.logf("%s", line)
-	r.note("e2e: %s", line)
-	return nil
-}
-
-// fanoutPhase measures one reminder to a meeting of fanout confirmed
-// participants: from its due time to the last reminder at the sink.
-func (b *bench) fanoutPhase(ctx context.Context, r *results) error {
-	n := b.sz.fanout
-	e, web, err := b.fullSystem(ctx, "fanout")
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	if err := e.createMeeting(ctx, web, "big"); err != nil {
-		return err
-	}
-	setup := time.Now()
-	if err := e.register(ctx, web, "big", "p", n); err != nil {
-		return err
-	}
-	if _, err := e.sink.wait(ctx, "confirmation", n, waitTimeout(n)); err != nil {
-		return err
-	}
-	b.logf("%d participants registered and confirmed in %.1f s", n, time.Since(setup).Seconds())
-	due := time.Now().Add(3 * time.Second)
-	if err := e.addReminder(ctx, web, "big", due); err != nil {
-		return err
-	}
-	for _, p := range e.procs {
-		if p.mode == "worker" {
-			// From now until about 5 s after the due time.
-			defer e.profile(ctx, p, 8*time.Second)()
-		}
-	}
-	msgs, err := e.sink.wait(ctx, "reminder", n, waitTimeout(n)+3*time.Second)
-	if err != nil {
-		return err
-	}
-	var first, last time.Time
-	early := 0
-	for _, m := range msgs {
-		if first.IsZero() || m.at.Before(first) {
-			first = m.at
-		}
-		if m.at.After(last) {
-			last = m.at
-		}
-		if m.at.Before(due) {
-			early++
-		}
-	}
-	r.FanoutS = last.Sub(due).Seconds()
-	line := fmt.Sprintf("one reminder to %d participants: first at due %+.0f ms, last at due + %.3f s (%.0f/s); %d early",
-		n, ms(first.Sub(due)), r.FanoutS, float64(n)/last.Sub(first).Seconds(), early)
-	b.logf("%s", line)
-	r.note("fan-out: %s", line)
+	b.logf("limits %s", limits)
+	r.note("e2e (limits %s): %s", limits, line)
 	return nil
 }
 
@@ -394,7 +347,7 @@ func (b *bench) fanoutPhase(ctx context.Context, r *results) error {
 // offsets.
 func (b *bench) reminders(ctx context.Context, r *results) error {
 	meetings, per := b.sz.reminderMeetings, b.sz.reminderPer
-	e, web, err := b.fullSystem(ctx, "reminders")
+	e, web, err := b.fullSystem(ctx, "reminders", false)
 	if err != nil {
 		return err
 	}
@@ -453,7 +406,7 @@ func (b *bench) reminders(ctx context.Context, r *results) error {
 // measured once their confirmations are sent and the queues are empty.
 func (b *bench) memory(ctx context.Context, r *results) error {
 	n := b.sz.memoryRegs
-	e, web, err := b.system(ctx, "memory", "worker")
+	e, web, err := b.system(ctx, "memory", false, "worker")
 	if err != nil {
 		return err
 	}
@@ -531,19 +484,21 @@ func settle(ctx context.Context, rdb *redis.Client) error {
 	}
 }
 
-// fullSystem starts a phase with web, worker and scheduler running.
-func (b *bench) fullSystem(ctx context.Context, name string) (*env, *proc, error) {
-	return b.system(ctx, name, "worker", "scheduler")
+// fullSystem starts a phase with web, worker and scheduler running; the
+// web with the intake limits on when limited (see startWeb).
+func (b *bench) fullSystem(ctx context.Context, name string, limited bool) (*env, *proc, error) {
+	return b.system(ctx, name, limited, "worker", "scheduler")
 }
 
-// system starts a phase's environment with the web process and then the
-// given other process types running.
-func (b *bench) system(ctx context.Context, name string, modes ...string) (*env, *proc, error) {
+// system starts a phase's environment with the web process (with the
+// intake limits on when limited) and then the given other process types
+// running.
+func (b *bench) system(ctx context.Context, name string, limited bool, modes ...string) (*env, *proc, error) {
 	e, err := b.newEnv(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	web, err := e.start(ctx, "web")
+	web, err := e.startWeb(ctx, limited)
 	for _, m := range modes {
 		if err == nil {
 			_, err = e.start(ctx, m)

@@ -36,7 +36,11 @@ type env struct {
 	redis *redisServer
 	sink  *sink
 	procs []*proc
-	http  *http.Client // for setup and organiser calls
+	http  *http.Client // for organiser calls
+
+	// dialer, when set, spreads the phase's client connections over many
+	// source addresses: its web runs with the intake limits on (startWeb).
+	dialer *spreadDialer
 }
 
 // newEnv makes the directory of a phase and starts its Redis and sink.
@@ -81,7 +85,8 @@ func (e *env) close() {
 }
 
 // start runs `convene mode` against the phase's Redis and sink, with the
-// intake limits off, and for web waits until it listens.
+// intake limits off unless extra sets them (see startWeb), and for web
+// waits until it listens.
 func (e *env) start(ctx context.Context, mode string, extra ...string) (*proc, error) {
 	env := append([]string{
 		"PATH=" + os.Getenv("PATH"),
@@ -291,6 +296,26 @@ func (p *proc) cpuTime() time.Duration {
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
+// statusKB returns a field of the process's /proc/PID/status given in kB
+// (VmHWM: its peak resident set size; VmRSS: the current one), or -1 when
+// /proc cannot tell.
+func (p *proc) statusKB(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb
+		}
+	}
+	return -1
+}
+
 // cpuPer describes a CPU time in all and per each of n items: "9.41 s,
 // 470 µs each"; "unknown" when it is not known.
 func cpuPer(cpu time.Duration, n int) string {
@@ -382,4 +407,47 @@ func usedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 		}
 	}
 	return 0, errors.New("INFO memory has no used_memory")
+}
+
+// hostCPU is the machine's CPU time so far, from the first line of
+// /proc/stat, in clock ticks: all of it, and the part stolen by the
+// hypervisor for other guests (on a shared host, the main source of
+// noise).
+type hostCPU struct{ total, steal uint64 }
+
+// readHostCPU reads /proc/stat; zero when it cannot.
+func readHostCPU() hostCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return hostCPU{}
+	}
+	var c hostCPU
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return hostCPU{}
+		}
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is counted in user
+			c.total += v
+		}
+		if i == 7 {
+			c.steal = v
+		}
+	}
+	return c
+}
+
+// stealSince describes the share of the CPU time stolen since c: "12 %",
+// or "" when /proc/stat cannot tell.
+func (c hostCPU) stealSince() string {
+	now := readHostCPU()
+	if now.total <= c.total || c.total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f %%", 100*float64(now.steal-c.steal)/float64(now.total-c.total))
 }

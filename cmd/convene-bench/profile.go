@@ -31,16 +31,42 @@ func (e *env) profile(ctx context.Context, p *proc, dur time.Duration) (wait fun
 }
 
 func (e *env) fetchProfile(ctx context.Context, p *proc, dur time.Duration) error {
+	secs := max(1, int(dur.Round(time.Second)/time.Second))
+	path := filepath.Join(e.b.profileDir, fmt.Sprintf("%s-%s.pprof", e.name, p.mode))
+	if err := e.savePprof(ctx, p, fmt.Sprintf("profile?seconds=%d", secs), dur+30*time.Second, path); err != nil {
+		return err
+	}
+	e.b.logf("CPU profile of %s for %d s: %s", p.mode, secs, path)
+	return nil
+}
+
+// heapProfile saves p's heap profile (allocations since it started, and
+// what the last garbage collection left in use) into the -profile
+// directory as <phase>-<mode>-heap.pprof. Without -profile it does
+// nothing.
+func (e *env) heapProfile(ctx context.Context, p *proc) {
+	if e.b.profileDir == "" {
+		return
+	}
+	path := filepath.Join(e.b.profileDir, fmt.Sprintf("%s-%s-heap.pprof", e.name, p.mode))
+	if err := e.savePprof(ctx, p, "heap", 30*time.Second, path); err != nil {
+		e.b.logf("heap profile of %s %s: %v", e.name, p.mode, err)
+		return
+	}
+	e.b.logf("heap profile of %s: %s", p.mode, path)
+}
+
+// savePprof gets /ops/debug/pprof/<what> from p into the file path.
+func (e *env) savePprof(ctx context.Context, p *proc, what string, timeout time.Duration, path string) error {
 	if p.addr == "" {
 		return fmt.Errorf("convene %s serves no HTTP port", p.mode)
 	}
-	secs := max(1, int(dur.Round(time.Second)/time.Second))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/ops/debug/pprof/profile?seconds=%d", p.addr, secs), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.addr+"/ops/debug/pprof/"+what, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+opsToken)
-	res, err := (&http.Client{Timeout: dur + 30*time.Second}).Do(req)
+	res, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return err
 	}
@@ -49,7 +75,6 @@ func (e *env) fetchProfile(ctx context.Context, p *proc, dur time.Duration) erro
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 		return fmt.Errorf("%s: %s", res.Status, b)
 	}
-	path := filepath.Join(e.b.profileDir, fmt.Sprintf("%s-%s.pprof", e.name, p.mode))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -58,7 +83,6 @@ func (e *env) fetchProfile(ctx context.Context, p *proc, dur time.Duration) erro
 		f.Close()
 		return err
 	}
-	e.b.logf("CPU profile of %s for %d s: %s", p.mode, secs, path)
 	return f.Close()
 }
 

@@ -31,10 +31,36 @@ type results struct {
 	PageP99                   float64 `json:"page_p99_ms"`
 	FormIntakeRPS             float64 `json:"form_intake_rps"`
 	FormIntakeRatio           float64 `json:"form_intake_ratio"` // form_intake_rps / intake_rps; 0 without both
+	Fanout100kS               float64 `json:"fanout_100k_s"`
+	Fanout100kWorkerRSSMB     float64 `json:"fanout_100k_worker_rss_mb"` // the fresh worker's VmHWM, MiB
 
-	formLimits string   // the form phase's intake limits, for the table
-	notes      []string // one line per phase, printed above the table
-	failed     []string // the phases that could not be measured, with why
+	limitsFlag string                  // -limits: "on" or "off"
+	limits     map[string]limitSetting // by phase: the intake limits its registrations met
+	refused    int                     // answers to registrations other than 201 (303 for the form)
+	refusedBy  []string                // per phase, what they were
+	ran        map[string]bool         // the phases that ran to the end
+	skipped    map[string]string       // the phases this run's size leaves out, with why
+	hostSteal  string                  // CPU time stolen by the hypervisor during the run
+	steal      []string                // the same per phase
+	notes      []string                // one line per phase, printed above the table
+	failed     []string                // the phases that could not be measured, with why
+}
+
+// ranWith records the intake limits a phase's registrations met, and
+// counts the answers of its loads that were not the success they expected
+// (201, or 303 for the form): with the limits at values the run never
+// reaches, a 429 is a fault, and so is any other refusal.
+func (r *results) ranWith(phase string, limits limitSetting, loads ...loadResult) {
+	if r.limits == nil {
+		r.limits = map[string]limitSetting{}
+	}
+	r.limits[phase] = limits
+	for _, l := range loads {
+		if n := l.failures(); n > 0 {
+			r.refused += n
+			r.refusedBy = append(r.refusedBy, phase+": "+l.problems())
+		}
+	}
 }
 
 // derive computes the figures made of other figures, once every phase ran.
@@ -95,6 +121,9 @@ func (r *results) rows(sz sizes) []row {
 		{"e2e", "e2e_p99_ms", r.E2EP99, "≤ 50", func() bool { return r.E2EP99 <= 50 }},
 		{"fanout", "fanout_10k_s", r.FanoutS, fmt.Sprintf("≤ 4 (for 10,000; this run: %d)", sz.fanout),
 			func() bool { return r.FanoutS <= 4 }},
+		{"fanout100k", "fanout_100k_s", r.Fanout100kS, "≤ 30", func() bool { return r.Fanout100kS <= 30 }},
+		{"fanout100k", "fanout_100k_worker_rss_mb", r.Fanout100kWorkerRSSMB, "≤ 200",
+			func() bool { return r.Fanout100kWorkerRSSMB <= 200 }},
 		{"reminders", "reminder_late_p50_ms", r.ReminderLateP50, "", nil},
 		{"reminders", "reminder_late_p99_ms", r.ReminderLateP99, "≤ 1000", func() bool { return r.ReminderLateP99 <= 1000 }},
 		{"reminders", "reminder_early_max_ms", r.ReminderEarlyMax, "= 0", func() bool { return r.ReminderEarlyMax == 0 }},
@@ -106,14 +135,34 @@ func (r *results) rows(sz sizes) []row {
 		{"form", "form_intake_rps", r.FormIntakeRPS, vsIntake(0.9),
 			func() bool { return r.IntakeRPS > 0 && r.FormIntakeRPS >= 0.9*r.IntakeRPS }},
 		{"form", "form_intake_ratio", r.FormIntakeRatio, "", nil},
+		{"", "registrations_refused", float64(r.refused), "= 0 (answers not 201/303)",
+			func() bool { return r.refused == 0 }},
 	}
+}
+
+// limitsAfter names, for each phase that posts registrations, the row
+// after which the table shows the intake limits it ran with.
+var limitsAfter = map[string]string{
+	"intake_p99_ms":             "intake",
+	"e2e_p99_ms":                "e2e",
+	"fanout_10k_s":              "fanout",
+	"fanout_100k_worker_rss_mb": "fanout100k",
+	"form_intake_rps":           "form",
 }
 
 // print writes the details and the table of figures.
 func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
-	fmt.Fprintf(w, "convene-bench, %s run (%s)\n\n", sz.name, took.Round(time.Second))
+	fmt.Fprintf(w, "convene-bench, %s run (%s), -limits %s\n\n", sz.name, took.Round(time.Second), r.limitsFlag)
 	for _, n := range r.notes {
 		fmt.Fprintln(w, "  "+n)
+	}
+	if r.hostSteal != "" {
+		// Another guest of the VM's host took this share of the CPUs:
+		// the figures of the phases with much of it are low.
+		fmt.Fprintf(w, "  host CPU time stolen by the hypervisor: %s over the run (%s)\n", r.hostSteal, strings.Join(r.steal, ", "))
+	}
+	for _, f := range r.refusedBy {
+		fmt.Fprintln(w, "  REFUSED "+f)
 	}
 	for _, f := range r.failed {
 		fmt.Fprintln(w, "  FAILED "+f)
@@ -133,6 +182,13 @@ func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
 			if row.met != nil {
 				targets++
 			}
+		case row.phase != "" && !r.ran[row.phase]:
+			// Left out by -only or by the run's size: its figure is 0 in
+			// the JSON, and no target is judged.
+			value, ok = "0", "not run"
+			if why := r.skipped[row.phase]; why != "" {
+				ok = "not run: " + why
+			}
 		case row.met != nil:
 			targets++
 			ok = "no"
@@ -142,9 +198,14 @@ func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.field, value, target, ok)
-		if row.field == "form_intake_rps" && r.formLimits != "" {
-			// A setting, not a figure: the limits form_intake_rps ran with.
-			fmt.Fprintf(tw, "  with limits\ton\t%s\t—\n", r.formLimits)
+		if l, ok := r.limits[limitsAfter[row.field]]; ok {
+			// A setting, not a figure: the limits the phase's
+			// registrations met.
+			on := "off"
+			if l.on {
+				on = "on"
+			}
+			fmt.Fprintf(tw, "  with limits\t%s\t%s\t—\n", on, l)
 		}
 	}
 	_ = tw.Flush()
@@ -155,7 +216,7 @@ func (r *results) print(w io.Writer, sz sizes, took time.Duration) {
 	fmt.Fprintln(w)
 }
 
-// printJSON writes the last line: one JSON object of the 17 figures.
+// printJSON writes the last line: one JSON object of the 19 figures.
 func (r *results) printJSON(w io.Writer) error {
 	out := *r
 	for _, f := range []*float64{
@@ -163,6 +224,7 @@ func (r *results) printJSON(w io.Writer) error {
 		&out.DeliveryPerS, &out.BaselineDeliveryPerS, &out.E2EP50, &out.E2EP99, &out.FanoutS,
 		&out.ReminderLateP50, &out.ReminderLateP99, &out.ReminderEarlyMax, &out.RedisBytesPerRegistration,
 		&out.PageRPS, &out.PageP99, &out.FormIntakeRPS, &out.FormIntakeRatio,
+		&out.Fanout100kS, &out.Fanout100kWorkerRSSMB,
 	} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			return fmt.Errorf("a figure is not a number: %+v", out)

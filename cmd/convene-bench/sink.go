@@ -91,6 +91,13 @@ func (s *sink) record(h textproto.MIMEHeader, size int64) {
 	s.mu.Unlock()
 }
 
+// countKind returns how many messages of kind arrived so far.
+func (s *sink) countKind(kind string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byKind[kind])
+}
+
 // wait waits until at least n messages of kind arrived and returns a copy
 // of all of them, in order of arrival.
 func (s *sink) wait(ctx context.Context, kind string, n int, timeout time.Duration) ([]arrival, error) {
