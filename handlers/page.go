@@ -151,13 +151,22 @@ func publicPage(w http.ResponseWriter) {
 func renderPage(w http.ResponseWriter, r *http.Request, logger *slog.Logger, status int, render func(io.Writer) error) {
 	b := getPageBuffer()
 	defer putPageBuffer(b)
+	if !renderInto(w, r, logger, b, render) {
+		return
+	}
+	writePage(w, status, b.Bytes())
+}
+
+// renderInto renders a page into b. When rendering fails it answers a
+// plain 500, logs why, and reports false.
+func renderInto(w http.ResponseWriter, r *http.Request, logger *slog.Logger, b *bytes.Buffer, render func(io.Writer) error) bool {
 	if err := render(b); err != nil {
 		logger.Error("render page", "error", err.Error(), "route", r.Pattern, "request_id", requestID(r))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return false
 	}
-	writePage(w, status, b.Bytes())
+	return true
 }
 
 // writePage answers an HTML page.
@@ -235,12 +244,9 @@ func handleMeetingPage(logger *slog.Logger, store Store, cfg Config) http.Handle
 			return
 		}
 		d := templates.MeetingPage{Page: pg, Meeting: m, Now: cfg.Now(), Action: withLang(pg.Path, lang, explicit)}
-		var b bytes.Buffer
-		if err := cfg.Pages.Meeting(&b, d); err != nil {
+		var b bytes.Buffer // kept by the cache: not a pooled buffer
+		if !renderInto(w, r, logger, &b, func(w io.Writer) error { return cfg.Pages.Meeting(w, d) }) {
 			cache.forget(key)
-			logger.Error("render page", "error", err.Error(), "route", r.Pattern, "request_id", requestID(r))
-			w.Header().Set("Cache-Control", "no-store")
-			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
 		cache.put(key, b.Bytes())

@@ -6,13 +6,7 @@ ensure_pkg() {
   local cmd=$1 pkg=$2
   command -v "$cmd" >/dev/null 2>&1 && return 0
   echo ">> $cmd not found: installing Debian package $pkg" >&2
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  if [ -z "${CONVENE_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq
-    export CONVENE_APT_UPDATED=1
-  fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+  apt_install "$pkg"
   command -v "$cmd" >/dev/null 2>&1 || { echo "!! installing $pkg did not provide $cmd" >&2; return 1; }
 }
 
@@ -25,13 +19,18 @@ ensure_deb() {
   done
   [ ${#missing[@]} = 0 ] && return 0
   echo ">> installing Debian package(s) ${missing[*]}" >&2
+  apt_install "${missing[@]}"
+}
+
+# apt_install PACKAGE...: apt-get install, after one apt-get update per run.
+apt_install() {
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   if [ -z "${CONVENE_APT_UPDATED:-}" ]; then
     $sudo apt-get update -qq
     export CONVENE_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # ensure_axe: install the npm package axe-core (the accessibility checker the

@@ -124,8 +124,6 @@ type Catalogue struct {
 	langs map[string]*Language
 	// keys lists every message key of the English catalogue, sorted.
 	keys []string
-	// placeholders maps a key to the placeholders of its English text.
-	placeholders map[string][]string
 }
 
 // NewCatalogue reads the embedded catalogues. It fails if a language of
@@ -151,12 +149,11 @@ func newCatalogue(fsys fs.FS) (*Catalogue, error) {
 		}
 		files[code] = mf
 	}
-	c := &Catalogue{langs: map[string]*Language{}, placeholders: map[string][]string{}}
+	c := &Catalogue{langs: map[string]*Language{}}
 	english := map[string]*i18n.Message{}
 	for _, m := range files[convene.DefaultLanguage].Messages {
 		english[m.ID] = m
 		c.keys = append(c.keys, m.ID)
-		c.placeholders[m.ID] = messagePlaceholders(m)
 	}
 	slices.Sort(c.keys)
 	for _, code := range convene.Languages {
@@ -216,9 +213,6 @@ func (c *Catalogue) Languages() []*Language {
 	}
 	return out
 }
-
-// Keys returns every message key, sorted.
-func (c *Catalogue) Keys() []string { return slices.Clone(c.keys) }
 
 // T returns the message key in l, with its placeholders filled from kv:
 // pairs of a placeholder's name and its value ("Title", "Side event").
@@ -423,17 +417,6 @@ func (l *Language) Duration(d time.Duration) (string, error) {
 	default:
 		return l.N("duration.minutes", int(d.Round(time.Minute)/time.Minute))
 	}
-}
-
-// messagePlaceholders returns the sorted, distinct {{.Name}} placeholders of
-// every form of m.
-func messagePlaceholders(m *i18n.Message) []string {
-	var out []string
-	for _, s := range messageForms(m) {
-		out = append(out, Placeholders(s)...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // messageForms returns the texts of m's plural forms that are set, keyed by
