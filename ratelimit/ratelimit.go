@@ -85,9 +85,11 @@ func (l *Limiter) Allow(ctx context.Context, checks ...Check) ([]bool, []time.Du
 	}
 }
 
+// run is one check of one call: calls[call].checks[check].
+type run struct{ call, check int }
+
 // flush runs the checks of every call in one pipelined round trip.
 func (l *Limiter) flush(calls []*call) {
-	type run struct{ call, check int }
 	var runs []run
 	for i, c := range calls {
 		for j, ch := range c.checks {
@@ -106,22 +108,23 @@ func (l *Limiter) flush(calls []*call) {
 	if len(runs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), roundTripTimeout)
 		defer cancel()
-		// Each window is counted in a transaction of its own key's slot:
-		// the count, its expiry when the window starts (NX: only a key
-		// without one), and what is left of the window. The expiry is never
-		// missing, whatever breaks.
+		// Each window is its key's count, and its expiry set when the
+		// window starts (NX: only on a key without one). No transaction:
+		// each key may be in a slot of its own, and the two commands leave
+		// in one write. Should the expiry be lost all the same (the
+		// connection broke between them), the first refusal of that key
+		// sets it: see waits.
 		counts := make([]*redis.IntCmd, len(runs))
-		ttls := make([]*redis.DurationCmd, len(runs))
-		_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for k, r := range runs {
 				ch := calls[r.call].checks[r.check]
-				key := l.prefix + ":rl:" + ch.Key
+				key := l.key(ch)
 				counts[k] = p.Incr(ctx, key)
-				p.Do(ctx, "PEXPIRE", key, max(ch.Period.Milliseconds(), 1), "NX")
-				ttls[k] = p.PTTL(ctx, key)
+				expireNX(ctx, p, key, ch.Period)
 			}
 			return nil
 		})
+		var refused []run
 		for k, r := range runs {
 			a := &answers[r.call]
 			if err == nil {
@@ -131,18 +134,62 @@ func (l *Limiter) flush(calls []*call) {
 				a.err = unavailable(fmt.Errorf("rate limit %s: %w", calls[r.call].checks[r.check].Key, err))
 				continue
 			}
-			ch := calls[r.call].checks[r.check]
-			if counts[k].Val() <= int64(ch.N) {
+			if counts[k].Val() <= int64(calls[r.call].checks[r.check].N) {
 				a.allowed[r.check] = true
 				continue
 			}
-			a.wait[r.check] = min(max(ttls[k].Val(), time.Millisecond), ch.Period)
+			refused = append(refused, r)
+		}
+		if len(refused) > 0 {
+			l.waits(ctx, calls, answers, refused)
 		}
 	}
 	for i, c := range calls {
 		c.done <- answers[i]
 	}
 }
+
+// waits finds, in one round trip, how long until the window of each
+// refused check ends, and gives a window that lost its expiry one.
+func (l *Limiter) waits(ctx context.Context, calls []*call, answers []answer, refused []run) {
+	ttls := make([]*redis.DurationCmd, len(refused))
+	_, _ = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, r := range refused {
+			ttls[k] = p.PTTL(ctx, l.key(calls[r.call].checks[r.check]))
+		}
+		return nil
+	})
+	var lost []run
+	for k, r := range refused {
+		ch := calls[r.call].checks[r.check]
+		wait := ch.Period
+		if ttl, err := ttls[k].Result(); err == nil && ttl > 0 {
+			wait = ttl
+		} else if ttl == -1 {
+			lost = append(lost, r)
+		}
+		// Refused all the same: the count is over N whatever the expiry.
+		answers[r.call].wait[r.check] = min(max(wait, time.Millisecond), ch.Period)
+	}
+	if len(lost) > 0 {
+		_, _ = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, r := range lost {
+				ch := calls[r.call].checks[r.check]
+				expireNX(ctx, p, l.key(ch), ch.Period)
+			}
+			return nil
+		})
+	}
+}
+
+// expireNX queues the expiry of a window that starts now: PEXPIRE … NX,
+// which sets it only on a key without one.
+func expireNX(ctx context.Context, p redis.Pipeliner, key string, period time.Duration) {
+	p.Do(ctx, "PEXPIRE", key, max(period.Milliseconds(), 1), "NX")
+}
+
+// key returns the Redis key of a check's window.
+func (l *Limiter) key(ch Check) string { return l.prefix + ":rl:" + ch.Key }
 
 func unavailable(err error) error {
 	return fmt.Errorf("%v: %w", err, &convene.Error{Code: convene.EUNAVAILABLE, Message: "storage is unavailable, try again shortly"})

@@ -79,6 +79,30 @@ func TestLimitWindowEndsAndStartsAgain(t *testing.T) {
 	}
 }
 
+func TestLimitWindowThatLostItsExpiryGetsOneAtItsFirstRefusal(t *testing.T) {
+	t.Parallel()
+	srv := testredis.Start(t)
+	rdb := srv.Client(t)
+	l := ratelimit.New(rdb, "cv")
+	t.Cleanup(l.Close)
+	ctx := context.Background()
+	// A count whose PEXPIRE never ran: the connection broke after the INCR.
+	if err := rdb.Set(ctx, "cv:rl:ip:192.0.2.7", 5, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check := ratelimit.Check{Key: "ip:192.0.2.7", N: 5, Period: time.Minute}
+	ok, wait, err := l.Allow(ctx, check)
+	if err != nil || ok[0] {
+		t.Fatalf("allowed %v, %v; want refused", ok, err)
+	}
+	if wait[0] != time.Minute {
+		t.Errorf("wait %v, want the whole period", wait[0])
+	}
+	if ttl := rdb.PTTL(ctx, "cv:rl:ip:192.0.2.7").Val(); ttl <= 55*time.Second || ttl > time.Minute {
+		t.Errorf("after the refusal the window's TTL is %v, want about a minute", ttl)
+	}
+}
+
 func TestLimitIsExactAcrossConcurrentRequestsAndReplicas(t *testing.T) {
 	t.Parallel()
 	srv := testredis.Start(t)
