@@ -15,10 +15,10 @@ import (
 )
 
 // Limiter counts a request against several limits at once, in one round
-// trip, and tells for each whether it allowed the request and, if not, how
-// long until it would; *ratelimit.Limiter.
+// trip: nil when all allow it, a *ratelimit.RefusedError when one does not;
+// *ratelimit.Limiter.
 type Limiter interface {
-	Allow(ctx context.Context, checks ...ratelimit.Check) ([]bool, []time.Duration, error)
+	Allow(ctx context.Context, checks ...ratelimit.Check) error
 }
 
 // limitedError is a 429: too many requests, and when to try again.
@@ -30,27 +30,42 @@ type limitedError struct {
 func (e *limitedError) Error() string { return e.err.Error() }
 func (e *limitedError) Unwrap() error { return e.err }
 
-// checkLimits counts a registration or resend against the client address
-// (INTAKE_RATE_PER_IP per minute) and the email address
+// intakeLimits are the limits a registration or resend counts against: the
+// client address (INTAKE_RATE_PER_IP per minute) and the email address
 // (INTAKE_RATE_PER_EMAIL per hour, across all meetings, so one address
-// cannot be flooded from many clients), both in one round trip.
+// cannot be flooded from many clients). A rate of 0 is no limit, and
+// without a Limiter there are none.
+func intakeLimits(r *http.Request, cfg Config, email string) []ratelimit.Check {
+	if cfg.Limiter == nil {
+		return nil
+	}
+	return []ratelimit.Check{
+		{Key: ratelimit.IPKey(clientIP(r, cfg.TrustedProxies)), N: cfg.RatePerIP, Period: time.Minute},
+		{Key: ratelimit.EmailKey(email), N: cfg.RatePerEmail, Period: time.Hour},
+	}
+}
+
+// limitsWhy says, by the index of intakeLimits, what a 429 was about.
+var limitsWhy = [...]string{"from this client", "for this email address"}
+
+// limited turns a limit's refusal into the 429 that says which limit and
+// when to try again; any other error is returned as it is.
+func limited(err error) error {
+	var refusal *ratelimit.RefusedError
+	if !errors.As(err, &refusal) || refusal.Check < 0 || refusal.Check >= len(limitsWhy) {
+		return err
+	}
+	return &limitedError{retryAfter: refusal.Wait, err: convene.Errorf(convene.ETOOMANY, "too many requests %s; try again later", limitsWhy[refusal.Check])}
+}
+
+// checkLimits counts a resend against intakeLimits, in one round trip. (A
+// registration's limits are counted by the store, in the round trips that
+// store registrations.)
 func checkLimits(ctx context.Context, r *http.Request, cfg Config, email string) error {
 	if cfg.Limiter == nil {
 		return nil
 	}
-	allowed, wait, err := cfg.Limiter.Allow(ctx,
-		ratelimit.Check{Key: ratelimit.IPKey(clientIP(r, cfg.TrustedProxies)), N: cfg.RatePerIP, Period: time.Minute},
-		ratelimit.Check{Key: ratelimit.EmailKey(email), N: cfg.RatePerEmail, Period: time.Hour},
-	)
-	if err != nil {
-		return err
-	}
-	for i, what := range []string{"from this client", "for this email address"} {
-		if !allowed[i] {
-			return &limitedError{retryAfter: wait[i], err: convene.Errorf(convene.ETOOMANY, "too many requests %s; try again later", what)}
-		}
-	}
-	return nil
+	return limited(cfg.Limiter.Allow(ctx, intakeLimits(r, cfg, email)...))
 }
 
 // setRetryAfter sets the Retry-After header of a 429 in whole seconds.

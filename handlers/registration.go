@@ -78,12 +78,9 @@ func register(ctx context.Context, r *http.Request, logger *slog.Logger, store S
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkLimits(ctx, r, cfg, reg.Email); err != nil {
-		return fail(err)
-	}
-	stored, intents, err := store.Register(ctx, reg)
+	stored, intents, err := store.Register(ctx, reg, intakeLimits(r, cfg, reg.Email)...)
 	if err != nil {
-		return fail(err)
+		return fail(limited(err))
 	}
 	// An existing registration of the address comes back with its own id.
 	if stored.ID != reg.ID {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"convene"
+	"convene/ratelimit"
 )
 
 // Store is what the HTTP handlers need from storage. Every method that
@@ -19,7 +20,7 @@ type Store interface {
 	CancelMeeting(ctx context.Context, id string) ([]convene.Intent, error)
 	Meeting(ctx context.Context, id string) (convene.Meeting, error)
 	Meetings(ctx context.Context) ([]convene.Meeting, error)
-	Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error)
+	Register(ctx context.Context, r convene.Registration, limits ...ratelimit.Check) (convene.Registration, []convene.Intent, error)
 	Registration(ctx context.Context, meetingID, id string) (convene.Registration, error)
 	Registrations(ctx context.Context, meetingID string) ([]convene.Registration, error)
 	CancelRegistration(ctx context.Context, meetingID, id string) (convene.Registration, []convene.Intent, error)
@@ -61,10 +62,12 @@ type Config struct {
 	// handlers observe. Both may be nil.
 	MetricsHandler http.Handler
 	Metrics        Metrics
-	// Limiter enforces RatePerIP registrations and resends per minute per
+	// RatePerIP registrations and resends are allowed per minute per
 	// client address and RatePerEmail per hour per email address (0: no
-	// limit); nil: no limits. TrustedProxies are believed about the client
-	// address (X-Forwarded-For).
+	// limit): the Store counts a registration's (Store.Register's limits),
+	// Limiter a resend's; with no Limiter, there are no limits.
+	// TrustedProxies are believed about the client address
+	// (X-Forwarded-For).
 	Limiter        Limiter
 	RatePerIP      int
 	RatePerEmail   int

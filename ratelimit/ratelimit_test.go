@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,24 @@ import (
 	"convene/ratelimit"
 )
 
+// allow asks l about one request and returns the index of the check that
+// refused it (-1: allowed) and how long until that check allows again.
+func allow(t *testing.T, l *ratelimit.Limiter, checks ...ratelimit.Check) (int, time.Duration) {
+	t.Helper()
+	err := l.Allow(context.Background(), checks...)
+	if err == nil {
+		return -1, 0
+	}
+	var refusal *ratelimit.RefusedError
+	if !errors.As(err, &refusal) {
+		t.Fatalf("Allow: %v, want nil or a refusal", err)
+	}
+	if code := convene.ErrorCode(err); code != convene.ETOOMANY {
+		t.Errorf("a refusal's code is %q, want %s", code, convene.ETOOMANY)
+	}
+	return refusal.Check, refusal.Wait
+}
+
 func TestLimitAllowsNPerPeriodThenSaysWhenAgain(t *testing.T) {
 	t.Parallel()
 	srv := testredis.Start(t)
@@ -21,27 +40,25 @@ func TestLimitAllowsNPerPeriodThenSaysWhenAgain(t *testing.T) {
 	ctx := context.Background()
 	ip := ratelimit.Check{Key: ratelimit.IPKey("192.0.2.1"), N: 3, Period: time.Minute}
 	for i := range 3 {
-		ok, _, err := l.Allow(ctx, ip)
-		if err != nil || !ok[0] {
-			t.Fatalf("request %d: allowed %v, %v", i+1, ok, err)
+		if refused, _ := allow(t, l, ip); refused >= 0 {
+			t.Fatalf("request %d refused", i+1)
 		}
 	}
-	ok, wait, err := l.Allow(ctx, ip)
-	if err != nil || ok[0] {
-		t.Fatalf("request 4: allowed %v, %v; want refused", ok, err)
+	refused, wait := allow(t, l, ip)
+	if refused != 0 {
+		t.Fatalf("request 4: refused by %d, want by check 0", refused)
 	}
 	// Until the window, a minute from the first request, ends.
-	if wait[0] < 55*time.Second || wait[0] > time.Minute {
-		t.Errorf("wait %v, want the rest of the minute", wait[0])
+	if wait < 55*time.Second || wait > time.Minute {
+		t.Errorf("wait %v, want the rest of the minute", wait)
 	}
 	// Another key, and no limit, are not affected; a refused check does not
-	// stop the others.
+	// keep the others from counting.
 	other := ratelimit.Check{Key: ratelimit.IPKey("192.0.2.2"), N: 1, Period: time.Minute}
-	ok, _, err = l.Allow(ctx, ip, other, ratelimit.Check{Key: "unlimited", N: 0, Period: time.Minute})
-	if err != nil || ok[0] || !ok[1] || !ok[2] {
-		t.Errorf("allowed %v, %v; want [false true true]", ok, err)
+	if refused, _ := allow(t, l, other, ratelimit.Check{Key: "unlimited", N: 0, Period: time.Minute}, ip); refused != 2 {
+		t.Errorf("refused by %d, want by check 2 only", refused)
 	}
-	if ok, _, _ := l.Allow(ctx, other); ok[0] {
+	if refused, _ := allow(t, l, other); refused != 0 {
 		t.Error("the second request under a limit of one was allowed")
 	}
 	// The keys expire by themselves, and hold no address in clear.
@@ -61,9 +78,9 @@ func TestLimitWindowEndsAndStartsAgain(t *testing.T) {
 	l := ratelimit.New(srv.Client(t), "cv")
 	t.Cleanup(l.Close)
 	check := ratelimit.Check{Key: "ip:192.0.2.9", N: 2, Period: 300 * time.Millisecond}
-	for i, want := range []bool{true, true, false} {
-		if ok, _, err := l.Allow(context.Background(), check); err != nil || ok[0] != want {
-			t.Fatalf("request %d: %v, %v; want %v", i+1, ok, err, want)
+	for i, want := range []int{-1, -1, 0} {
+		if refused, _ := allow(t, l, check); refused != want {
+			t.Fatalf("request %d: refused by %d, want %d", i+1, refused, want)
 		}
 	}
 	// Poll until the window's key has expired, then the limit allows again.
@@ -74,8 +91,8 @@ func TestLimitWindowEndsAndStartsAgain(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	if ok, _, err := l.Allow(context.Background(), check); err != nil || !ok[0] {
-		t.Errorf("a new window: %v, %v; want allowed", ok, err)
+	if refused, _ := allow(t, l, check); refused >= 0 {
+		t.Error("a new window: refused, want allowed")
 	}
 }
 
@@ -91,12 +108,12 @@ func TestLimitWindowThatLostItsExpiryGetsOneAtItsFirstRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := ratelimit.Check{Key: "ip:192.0.2.7", N: 5, Period: time.Minute}
-	ok, wait, err := l.Allow(ctx, check)
-	if err != nil || ok[0] {
-		t.Fatalf("allowed %v, %v; want refused", ok, err)
+	refused, wait := allow(t, l, check)
+	if refused != 0 {
+		t.Fatal("allowed, want refused")
 	}
-	if wait[0] != time.Minute {
-		t.Errorf("wait %v, want the whole period", wait[0])
+	if wait <= 55*time.Second || wait > time.Minute {
+		t.Errorf("wait %v, want the whole period", wait)
 	}
 	if ttl := rdb.PTTL(ctx, "cv:rl:ip:192.0.2.7").Val(); ttl <= 55*time.Second || ttl > time.Minute {
 		t.Errorf("after the refusal the window's TTL is %v, want about a minute", ttl)
@@ -119,12 +136,13 @@ func TestLimitIsExactAcrossConcurrentRequestsAndReplicas(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range tries {
 		wg.Go(func() {
-			ok, _, err := replicas[i%len(replicas)].Allow(context.Background(), check)
-			if err != nil {
+			var refusal *ratelimit.RefusedError
+			err := replicas[i%len(replicas)].Allow(context.Background(), check)
+			if err != nil && !errors.As(err, &refusal) {
 				t.Error(err)
 				return
 			}
-			if ok[0] {
+			if err == nil {
 				allowed.Add(1)
 			} else {
 				refused.Add(1)
@@ -143,13 +161,13 @@ func TestLimitWithoutRedisIsUnavailable(t *testing.T) {
 	l := ratelimit.New(srv.Client(t), "cv")
 	t.Cleanup(l.Close)
 	check := ratelimit.Check{Key: "ip:192.0.2.1", N: 5, Period: time.Minute}
-	if ok, _, err := l.Allow(context.Background(), check); err != nil || !ok[0] {
-		t.Fatalf("first request: %v, %v", ok, err)
+	if err := l.Allow(context.Background(), check); err != nil {
+		t.Fatalf("first request: %v", err)
 	}
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err := l.Allow(ctx, check)
+	err := l.Allow(ctx, check)
 	if code := convene.ErrorCode(err); code != convene.EUNAVAILABLE {
 		t.Errorf("Redis down: error %v (code %q), want %s", err, code, convene.EUNAVAILABLE)
 	}

@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
-	"convene/internal/batch"
+	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"convene"
+	"convene/internal/batch"
+	"convene/ratelimit"
 )
 
 // registerBatchMax is the most registrations one round trip carries.
@@ -21,16 +25,40 @@ const registerTimeout = 5 * time.Second
 // so each is as atomic as alone. Nothing waits for company: a registration
 // asked for while none is in flight leaves at once. Under load this saves
 // the web and Redis a write, a read and a wake-up per registration.
+//
+// A registration with limits takes two steps, in two round trips one
+// after the other: its limits are counted in the first, and if all allow
+// it, it is stored in the second, which also counts the limits of the
+// registrations asked for since. So the round trips carry both steps, and
+// the limits cost no round trip of their own.
 type RegisterBatcher struct {
 	s     *Store
 	batch *batch.Batcher[*registerCall]
+	// carried holds, between two flushes, the calls whose limits were
+	// counted in the last round trip: to store, or, refused, to tell when
+	// to try again. Only the batcher's goroutine uses it.
+	carried []*registerCall
 }
 
 // registerCall is one Register waiting for its script's answer.
 type registerCall struct {
-	r    convene.Registration
-	done chan registerAnswer
+	r      convene.Registration
+	limits []ratelimit.Check
+	done   chan registerAnswer
+
+	step    registerStep
+	counts  []*redis.IntCmd // by limit, once counted; nil for one not On
+	refused int             // the limit that refused it, at stepRefused
+	left    *redis.DurationCmd
 }
+
+type registerStep int
+
+const (
+	stepCount   registerStep = iota // its limits are to be counted
+	stepStore                       // to be stored: no limits, or all allowed it
+	stepRefused                     // a limit refused it: to find when it ends
+)
 
 type registerAnswer struct {
 	res []string
@@ -40,38 +68,94 @@ type registerAnswer struct {
 // NewRegisterBatcher starts a batcher on s; Close stops it.
 func (s *Store) NewRegisterBatcher() *RegisterBatcher {
 	b := &RegisterBatcher{s: s}
-	b.batch = batch.New(registerBatchMax, 4*registerBatchMax, b.flush)
+	b.batch = batch.NewStaged(registerBatchMax, 4*registerBatchMax, b.flush)
 	return b
 }
 
-// Register stores r as Store.Register does, in the next round trip, and
-// returns once its answer is back. It waits for that answer even if ctx
-// ends first (the round trip is bounded by its own timeout), so that what
-// it returns always says whether r was stored. When the queue is full, and
-// after Close, it registers at once, alone.
-func (b *RegisterBatcher) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
-	c := &registerCall{r: r, done: make(chan registerAnswer, 1)}
+// Register stores r as Store.Register does, after counting it against
+// limits, in the next round trips, and returns once its answer is back. It
+// waits for that answer even if ctx ends first (each round trip is bounded
+// by its own timeout), so that what it returns always says whether r was
+// stored. When the queue is full, and after Close, it registers at once,
+// alone.
+func (b *RegisterBatcher) Register(ctx context.Context, r convene.Registration, limits ...ratelimit.Check) (convene.Registration, []convene.Intent, error) {
+	c := &registerCall{r: r, limits: limits, done: make(chan registerAnswer, 1)}
+	if !slices.ContainsFunc(limits, ratelimit.Check.On) {
+		c.step = stepStore
+	}
 	if !b.batch.TryQueue(c) {
-		return b.s.Register(ctx, r)
+		return b.s.Register(ctx, r, limits...)
 	}
 	a := <-c.done
-	return b.s.registered(ctx, r, a.res, a.err)
+	if a.err != nil {
+		return convene.Registration{}, nil, a.err
+	}
+	return b.s.registered(ctx, r, a.res, nil)
 }
 
 // Close stores what is queued and stops the batcher. Calls made after it
 // register at once.
 func (b *RegisterBatcher) Close() { b.batch.Close() }
 
-// flush runs the register script for every call in one pipelined
-// round trip, and hands each call its answer.
-func (b *RegisterBatcher) flush(calls []*registerCall) {
+// flush takes the calls carried over from the last round trip and the new
+// ones one step further, all in one pipelined round trip: it counts the
+// new calls' limits, runs the register script for those to store, and asks
+// when the windows of the refused ones end. It reports whether it carries
+// calls over to the next round trip.
+func (b *RegisterBatcher) flush(fresh []*registerCall) bool {
+	calls := append(b.carried, fresh...)
+	b.carried = nil
 	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
-	cmds := batch.RunScripts(ctx, b.s.rdb, registerScript, len(calls), func(i int) ([]string, []any) {
-		return b.s.registerArgs(calls[i].r)
+	var storing []*registerCall
+	w := b.s.limits()
+	scripts := func(i int) ([]string, []any) { return b.s.registerArgs(storing[i].r) }
+	var cmds []*redis.Cmd
+	_, _ = b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range calls {
+			switch c.step {
+			case stepCount:
+				c.counts = make([]*redis.IntCmd, len(c.limits))
+				for j, ch := range c.limits {
+					if ch.On() {
+						c.counts[j] = w.Count(ctx, p, ch)
+					}
+				}
+			case stepStore:
+				storing = append(storing, c)
+				keys, argv := scripts(len(storing) - 1)
+				cmds = append(cmds, registerScript.EvalSha(ctx, p, keys, argv...))
+			case stepRefused:
+				c.left = w.Left(ctx, p, c.limits[c.refused])
+			}
+		}
+		return nil
 	})
-	for i, c := range calls {
+	batch.Rerun(ctx, b.s.rdb, registerScript, cmds, scripts)
+	for i, c := range storing {
 		res, err := cmds[i].StringSlice()
+		if err != nil {
+			err = wrap(err, "register for meeting %s", c.r.MeetingID)
+		}
 		c.done <- registerAnswer{res: res, err: err}
 	}
+	for _, c := range calls {
+		switch c.step {
+		case stepCount:
+			first, err := ratelimit.Counted(c.limits, c.counts)
+			switch {
+			case err != nil:
+				c.done <- registerAnswer{err: err}
+			case first >= 0:
+				c.step, c.refused = stepRefused, first
+				b.carried = append(b.carried, c)
+			default:
+				c.step = stepStore
+				b.carried = append(b.carried, c)
+			}
+		case stepRefused:
+			c.done <- registerAnswer{err: &ratelimit.RefusedError{Check: c.refused, Wait: ratelimit.Wait(c.limits[c.refused], c.left)}}
+		}
+	}
+	return len(b.carried) > 0
 }

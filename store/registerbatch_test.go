@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"convene"
+	"convene/ratelimit"
+	"convene/store"
 )
 
 func TestRegisterBatcherKeepsCapacityAndGivesEachItsAnswer(t *testing.T) {
@@ -165,5 +168,116 @@ func TestRegisterBatcherSurvivesLostScriptsAndRedisDownAndWorksAfterClose(t *tes
 	}
 	if m.Counts.Confirmed != 3 {
 		t.Errorf("%d confirmed, want 3 (a, b, c; not the one sent while Redis was down)", m.Counts.Confirmed)
+	}
+}
+
+func TestRegisterBatcherCountsLimitsFirstAndStoresNothingThatARefusedOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, id := range []string{"m1", "m2"} {
+		if _, err := b.store.CreateMeeting(b.ctx, meeting(t, id, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two web replicas, each with its batcher and client, and the unbatched
+	// Register, all counting the same windows.
+	var replicas []func(convene.Registration, ...ratelimit.Check) (convene.Registration, []convene.Intent, error)
+	for range 2 {
+		rdb := b.redis.NewClient()
+		rb := store.New(rdb).NewRegisterBatcher()
+		t.Cleanup(func() { rb.Close(); rdb.Close() })
+		replicas = append(replicas, func(r convene.Registration, l ...ratelimit.Check) (convene.Registration, []convene.Intent, error) {
+			return rb.Register(b.ctx, r, l...)
+		})
+	}
+	replicas = append(replicas, func(r convene.Registration, l ...ratelimit.Check) (convene.Registration, []convene.Intent, error) {
+		return b.store.Register(b.ctx, r, l...)
+	})
+
+	const allowed, n = 40, 150
+	ip := ratelimit.Check{Key: ratelimit.IPKey("192.0.2.1"), N: allowed, Period: time.Minute}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			email := fmt.Sprintf("p%d@example.org", i)
+			byEmail := ratelimit.Check{Key: ratelimit.EmailKey(email), N: 1, Period: time.Hour}
+			_, _, errs[i] = replicas[i%len(replicas)](registration(t, "m1", email), ip, byEmail)
+		})
+	}
+	close(start)
+	wg.Wait()
+	stored := 0
+	for i, err := range errs {
+		var refusal *ratelimit.RefusedError
+		switch {
+		case err == nil:
+			stored++
+		case errors.As(err, &refusal):
+			if refusal.Check != 0 || refusal.Wait <= 0 || refusal.Wait > time.Minute || convene.ErrorCode(err) != convene.ETOOMANY {
+				t.Errorf("register %d: refused by check %d for %v (%v), want by the address's limit, within the minute", i, refusal.Check, refusal.Wait, err)
+			}
+		default:
+			t.Errorf("register %d: %v", i, err)
+		}
+	}
+	regs, err := b.store.Registrations(b.ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != allowed || len(regs) != allowed {
+		t.Errorf("%d answered stored, %d stored; want exactly the %d the limit allows", stored, len(regs), allowed)
+	}
+
+	// The email limit holds across meetings, and counts a request that
+	// another limit refused: p0 registered for m1 (or was refused there).
+	byEmail := ratelimit.Check{Key: ratelimit.EmailKey("P0@Example.org"), N: 1, Period: time.Hour}
+	other := ratelimit.Check{Key: ratelimit.IPKey("192.0.2.2"), N: 10, Period: time.Minute}
+	for _, register := range replicas {
+		_, _, err := register(registration(t, "m2", "p0@example.org"), other, byEmail)
+		var refusal *ratelimit.RefusedError
+		if !errors.As(err, &refusal) || refusal.Check != 1 || refusal.Wait < 59*time.Minute {
+			t.Errorf("p0 again, for another meeting: %v, want refused by its email's limit for about an hour", err)
+		}
+	}
+	if regs, _ := b.store.Registrations(b.ctx, "m2"); len(regs) != 0 {
+		t.Errorf("m2 holds %d registrations, want none: each was refused", len(regs))
+	}
+	// No limit (N = 0) costs no key.
+	if _, _, err := replicas[0](registration(t, "m2", "free@example.org"), ratelimit.Check{Key: "ip:none", N: 0, Period: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if b.redis.Client(t).Exists(b.ctx, "cv:rl:ip:none").Val() != 0 {
+		t.Error("a check that is off left a key")
+	}
+}
+
+func TestRegisterBatcherCloseAnswersCallsBetweenTheirTwoSteps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, err := b.store.CreateMeeting(b.ctx, meeting(t, "m1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	rb := b.store.NewRegisterBatcher()
+	const n = 200
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			email := fmt.Sprintf("p%d@example.org", i)
+			_, _, errs[i] = rb.Register(b.ctx, registration(t, "m1", email), ratelimit.Check{Key: ratelimit.EmailKey(email), N: 1, Period: time.Hour})
+		})
+	}
+	rb.Close() // while some are counted and not yet stored
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("register %d: %v", i, err)
+		}
+	}
+	if regs, _ := b.store.Registrations(b.ctx, "m1"); len(regs) != n {
+		t.Errorf("%d stored, want all %d", len(regs), n)
 	}
 }

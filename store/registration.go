@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"convene"
+	"convene/ratelimit"
 )
 
 // Register stores a new registration for r.MeetingID, deciding its status
@@ -21,10 +23,49 @@ import (
 // returned (with another id than r's) and nothing changes.
 //
 // A closed meeting is ECONFLICT, an unknown one ENOTFOUND.
-func (s *Store) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
+//
+// The request is first counted against the limits, in one round trip, and
+// only if all allow it is it stored: a refused one (*ratelimit.RefusedError,
+// ETOOMANY) stores nothing. The limits' keys are of other slots than the
+// meeting's, so they are never in the register script.
+func (s *Store) Register(ctx context.Context, r convene.Registration, limits ...ratelimit.Check) (convene.Registration, []convene.Intent, error) {
+	if err := s.countLimits(ctx, limits); err != nil {
+		return convene.Registration{}, nil, err
+	}
 	keys, args := s.registerArgs(r)
 	res, err := registerScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	return s.registered(ctx, r, res, err)
+}
+
+// limits returns the limit windows, under the store's prefix.
+func (s *Store) limits() ratelimit.Windows { return ratelimit.Windows{Prefix: s.prefix} }
+
+// countLimits counts one request against limits in one round trip, and
+// when one refuses it asks in another when its window ends.
+func (s *Store) countLimits(ctx context.Context, limits []ratelimit.Check) error {
+	if !slices.ContainsFunc(limits, ratelimit.Check.On) {
+		return nil
+	}
+	counts := make([]*redis.IntCmd, len(limits))
+	w := s.limits()
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, ch := range limits {
+			if ch.On() {
+				counts[j] = w.Count(ctx, p, ch)
+			}
+		}
+		return nil
+	})
+	first, err := ratelimit.Counted(limits, counts)
+	if err != nil || first < 0 {
+		return err
+	}
+	var left *redis.DurationCmd
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		left = w.Left(ctx, p, limits[first])
+		return nil
+	})
+	return &ratelimit.RefusedError{Check: first, Wait: ratelimit.Wait(limits[first], left)}
 }
 
 // registerArgs returns the keys and arguments of the register script for r.

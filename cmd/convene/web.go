@@ -94,9 +94,10 @@ type batchedStore struct {
 	registering *store.RegisterBatcher
 }
 
-// Register stores a registration in the next shared round trip.
-func (s batchedStore) Register(ctx context.Context, r convene.Registration) (convene.Registration, []convene.Intent, error) {
-	return s.registering.Register(ctx, r)
+// Register counts a registration against its limits and stores it in the
+// next shared round trips.
+func (s batchedStore) Register(ctx context.Context, r convene.Registration, limits ...ratelimit.Check) (convene.Registration, []convene.Intent, error) {
+	return s.registering.Register(ctx, r, limits...)
 }
 
 // Done queues the intent to be dropped from its outbox.

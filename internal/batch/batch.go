@@ -13,11 +13,13 @@ import (
 
 // Batcher hands what is queued on it to flush in batches, from a goroutine
 // of its own: a batch is whatever waits when the previous flush ends, up to
-// max, so nothing waits for company and a burst shares round trips.
+// max, so nothing waits for company and a burst shares round trips. A
+// staged Batcher's flush may carry work over to the next flush (a second
+// step of some items), which then runs at once, with or without new items.
 type Batcher[T any] struct {
 	in    chan T
 	max   int
-	flush func([]T)
+	flush func([]T) bool
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
@@ -27,6 +29,14 @@ type Batcher[T any] struct {
 
 // New starts a Batcher that holds up to queue items; Close stops it.
 func New[T any](max, queue int, flush func([]T)) *Batcher[T] {
+	return NewStaged(max, queue, func(batch []T) bool { flush(batch); return false })
+}
+
+// NewStaged starts a Batcher whose flush reports whether it carried work
+// over: then flush is called again at once, with what is queued by then
+// (perhaps nothing), rather than when the next item arrives. Close stops
+// it once nothing is queued or carried over.
+func NewStaged[T any](max, queue int, flush func([]T) bool) *Batcher[T] {
 	b := &Batcher[T]{in: make(chan T, queue), max: max, flush: flush, stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.loop()
@@ -64,17 +74,22 @@ func (b *Batcher[T]) Close() {
 func (b *Batcher[T]) loop() {
 	defer b.wg.Done()
 	batch := make([]T, 0, b.max)
+	carried := false
 	for {
+		if carried {
+			carried = b.flush(gather(batch[:0], b.in, b.max))
+			continue
+		}
 		select {
 		case v := <-b.in:
-			b.flush(gather(append(batch[:0], v), b.in, b.max))
+			carried = b.flush(gather(append(batch[:0], v), b.in, b.max))
 		case <-b.stop:
 			// Close holds the lock: nothing more can be queued.
 			for {
-				if batch = gather(batch[:0], b.in, b.max); len(batch) == 0 {
+				if batch = gather(batch[:0], b.in, b.max); len(batch) == 0 && !carried {
 					return
 				}
-				b.flush(batch)
+				carried = b.flush(batch)
 			}
 		}
 	}
@@ -107,11 +122,18 @@ func RunScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Sc
 		}
 		return nil
 	})
+	Rerun(ctx, rdb, script, cmds, args)
+	return cmds
+}
+
+// Rerun runs again, alone, each run of script in cmds (queued with the
+// keys and arguments args(i) gives) that Redis refused with NOSCRIPT: it
+// did not happen, and running it alone loads the script.
+func Rerun(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, cmds []*redis.Cmd, args func(i int) ([]string, []any)) {
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			keys, argv := args(i)
 			cmds[i] = script.Run(ctx, rdb, keys, argv...)
 		}
 	}
-	return cmds
 }
