@@ -181,7 +181,10 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		log.Info("fan-out skipped: " + skip)
 		return nil
 	}
-	if wait := p.due.Sub(w.Now()); wait > 0 {
+	// A timer runs on the monotonic clock; the due time is on the wall
+	// clock, which NTP may set back while the timer runs. So wait again
+	// until the wall clock, too, says the reminder is due.
+	for wait := p.due.Sub(w.Now()); wait > 0; wait = p.due.Sub(w.Now()) {
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -176,6 +176,44 @@ func TestReminderIsSentOnTimeOnceToConfirmedParticipants(t *testing.T) {
 	}
 }
 
+func TestReminderWaitsForTheWallClockWhenNTPSetsItBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	o := b.observe()
+	starts := time.Now().Add(5 * time.Second)
+	due := starts.Add(-2 * time.Second)
+	// The worker's wall clock is set back by 400 ms 100 ms before the
+	// reminder is due: after the dispatch started waiting for it (it starts
+	// up to 1.5 s ahead) on a timer, which runs on the monotonic clock.
+	const setBack = 400 * time.Millisecond
+	b.worker.Now = func() time.Time {
+		now := time.Now()
+		if now.After(due.Add(-100 * time.Millisecond)) {
+			return now.Add(-setBack)
+		}
+		return now
+	}
+	b.createMeeting("m1", starts, 0, "2s")
+	b.registerN("m1", 2)
+	b.serve()
+	b.waitKind("reminder", 2, 10*time.Second)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.late) != 2 {
+		t.Fatalf("%d reminders observed, want 2", len(o.late))
+	}
+	for _, l := range o.late {
+		if l < 0 {
+			t.Errorf("a reminder was handed to SMTP %v early by the worker's (set back) clock", -l)
+		}
+	}
+	// The dispatch waited for the wall clock: no batch found itself early
+	// and had to wait for a retry.
+	if strings.Contains(b.logs.String(), "before its reminder was due") {
+		t.Errorf("a batch ran before its reminder was due by the worker's clock; logs:\n%s", b.logs)
+	}
+}
+
 func TestMovedMeetingSendsNothingAtTheOldTime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
