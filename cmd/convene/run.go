@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"convene/config"
+	"convene/internal/logwriter"
 )
 
 // run is the whole program: main only calls it, and tests call it with
@@ -42,7 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if mode == config.ModeOps {
 		return runOps(ctx, args[1:], rdb, stdout, stderr)
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))})).With("process", mode)
+	// Log lines written together (a web process writes one per request)
+	// share one write; the last ones are written before run returns.
+	logs := logwriter.New(stdout)
+	defer logs.Close()
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: logLevel(getenv("LOG_LEVEL"))})).With("process", mode)
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
