@@ -33,8 +33,13 @@ const (
 
 // Config is the validated configuration of one process.
 type Config struct {
-	Mode               string
-	RedisURL           string
+	Mode     string
+	RedisURL string
+	Redis    Redis // REDIS_URL, read
+	// RedisWaitReplicas is how many replicas must have a write before it
+	// is acknowledged (WAIT), within RedisWaitTimeout; 0: no waiting.
+	RedisWaitReplicas  int
+	RedisWaitTimeout   time.Duration
 	Port               int
 	MailURL            string
 	MailFrom           string
@@ -89,9 +94,11 @@ func Load(mode string, getenv func(string) string) (Config, error) {
 	if c.RedisURL == "" {
 		c.RedisURL = "redis://127.0.0.1:6379/0"
 	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-		return Config{}, bad("REDIS_URL", "%q must be a redis://, rediss:// or unix:// URL", c.RedisURL)
+	redisTarget, err := ParseRedisURL(c.RedisURL)
+	if err != nil {
+		return Config{}, bad("REDIS_URL", "%v", err)
 	}
+	c.Redis = redisTarget
 
 	c.Port = 8080
 	if v := get("PORT"); v != "" {
@@ -222,6 +229,18 @@ func Load(mode string, getenv func(string) string) (Config, error) {
 			return Config{}, bad("SWEEP_INTERVAL", "%q must be a duration from 100ms to 1h", v)
 		}
 		c.SweepInterval = d
+	}
+
+	if c.RedisWaitReplicas, err = nonNegative(get("REDIS_WAIT_REPLICAS"), 0); err != nil || c.RedisWaitReplicas > 16 {
+		return Config{}, bad("REDIS_WAIT_REPLICAS", "%q must be a number of replicas from 0 to 16", get("REDIS_WAIT_REPLICAS"))
+	}
+	c.RedisWaitTimeout = 200 * time.Millisecond
+	if v := get("REDIS_WAIT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > 10*time.Second {
+			return Config{}, bad("REDIS_WAIT_TIMEOUT", "%q must be a duration from 1ms to 10s", v)
+		}
+		c.RedisWaitTimeout = d
 	}
 	return c, nil
 }

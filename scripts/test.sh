@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every check CI runs: installs redis-server, chromium, fonts and axe-core when missing,
+# Every check CI runs: installs redis-server, redis-sentinel, chromium, fonts and axe-core when missing,
 # then gofmt, go vet, staticcheck and the whole test suite with the race
 # detector (integration and end-to-end tests start their own private
 # redis-server processes, SMTP servers and headless Chromium; nothing else
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_go
 ensure_pkg redis-server redis-server
+ensure_pkg redis-sentinel redis-sentinel # the Sentinel failover tests (internal/testredis)
 ensure_pkg chromium chromium # the browser tests of the queue UI and the participant pages (e2e)
 # Glyphs for Arabic and Chinese in the screenshots of the participant pages,
 # and axe-core, which their browser tests inject into each page (CONVENE_AXE).

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
-	"convene/internal/batch"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"convene"
+	"convene/internal/batch"
 )
 
 // finishBatchMax is the most ledger writes one round trip carries.
@@ -63,11 +65,17 @@ func (b *FinishBatcher) Close() { b.batch.Close() }
 func (b *FinishBatcher) flush(calls []*finishCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
+	var waits []*redis.IntCmd
 	cmds := batch.RunScripts(ctx, b.s.rdb, finishScript, len(calls), func(i int) ([]string, []any) {
 		c := calls[i]
 		return b.s.finishArgs(c.msg, c.outcome, c.emailStatus)
-	})
+	}, func(p redis.Pipeliner) { waits = append(waits, b.s.queueWait(ctx, p)) })
+	replicated := b.s.waited(waits...)
 	for i, c := range calls {
-		c.done <- wrap(cmds[i].Err(), "finish message %s", c.msg.Key())
+		err := wrap(cmds[i].Err(), "finish message %s", c.msg.Key())
+		if err == nil {
+			err = replicated
+		}
+		c.done <- err
 	}
 }

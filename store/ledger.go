@@ -5,7 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"convene"
+	"convene/internal/batch"
 )
 
 // Claim is the answer of the delivery ledger to "may I send this message?".
@@ -81,11 +84,13 @@ func (s *Store) ClaimMessages(ctx context.Context, meetingID string, registratio
 // sets the registration's email status (when emailStatus is not empty) and
 // drops the message's intent from the meeting's outbox.
 func (s *Store) FinishMessage(ctx context.Context, msg convene.Message, outcome, emailStatus string) error {
-	keys, args := s.finishArgs(msg, outcome, emailStatus)
-	if err := finishScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+	args := func(int) ([]string, []any) { return s.finishArgs(msg, outcome, emailStatus) }
+	var waits []*redis.IntCmd
+	cmds := batch.RunScripts(ctx, s.rdb, finishScript, 1, args, func(p redis.Pipeliner) { waits = append(waits, s.queueWait(ctx, p)) })
+	if err := cmds[0].Err(); err != nil {
 		return wrap(err, "finish message %s", msg.Key())
 	}
-	return nil
+	return s.waited(waits...)
 }
 
 // finishArgs are the keys and arguments of finish.lua for one message.

@@ -111,6 +111,7 @@ func (b *RegisterBatcher) flush(fresh []*registerCall) bool {
 	w := b.s.limits()
 	scripts := func(i int) ([]string, []any) { return b.s.registerArgs(storing[i].r) }
 	var cmds []*redis.Cmd
+	var waits []*redis.IntCmd
 	_, _ = b.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range calls {
 			switch c.step {
@@ -129,13 +130,21 @@ func (b *RegisterBatcher) flush(fresh []*registerCall) bool {
 				c.left = w.Left(ctx, p, c.limits[c.refused])
 			}
 		}
+		if len(storing) > 0 {
+			waits = append(waits, b.s.queueWait(ctx, p))
+		}
 		return nil
 	})
-	batch.Rerun(ctx, b.s.rdb, registerScript, cmds, scripts)
+	batch.Rerun(ctx, b.s.rdb, registerScript, cmds, scripts, func(p redis.Pipeliner) { waits = append(waits, b.s.queueWait(ctx, p)) })
+	replicated := b.s.waited(waits...)
 	for i, c := range storing {
 		res, err := cmds[i].StringSlice()
 		if err != nil {
 			err = wrap(err, "register for meeting %s", c.r.MeetingID)
+		} else if len(res) > 0 && res[0] == "created" {
+			// Stored, but acknowledged only once replicated: a retry
+			// finds it and answers it as existing.
+			err = replicated
 		}
 		c.done <- registerAnswer{res: res, err: err}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"convene"
+	"convene/internal/batch"
 	"convene/ratelimit"
 )
 
@@ -32,8 +33,13 @@ func (s *Store) Register(ctx context.Context, r convene.Registration, limits ...
 	if err := s.countLimits(ctx, limits); err != nil {
 		return convene.Registration{}, nil, err
 	}
-	keys, args := s.registerArgs(r)
-	res, err := registerScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	args := func(int) ([]string, []any) { return s.registerArgs(r) }
+	var waits []*redis.IntCmd
+	cmds := batch.RunScripts(ctx, s.rdb, registerScript, 1, args, func(p redis.Pipeliner) { waits = append(waits, s.queueWait(ctx, p)) })
+	res, err := cmds[0].StringSlice()
+	if err == nil && len(res) > 0 && res[0] == "created" {
+		err = s.waited(waits...)
+	}
 	return s.registered(ctx, r, res, err)
 }
 

@@ -22,6 +22,9 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	// waitReplicas and waitTimeout: see WithWait.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // Option configures a Store.

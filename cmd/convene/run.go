@@ -74,16 +74,37 @@ func logLevel(s string) slog.Level {
 }
 
 // newRedis builds the one Redis client a process shares between the store
-// and asynq.
+// and asynq: for one server, or for the primary that Sentinel names (the
+// client asks the sentinels again after a failover).
 func newRedis(cfg config.Config) (redis.UniversalClient, error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	const poolSize, minIdle, dialTimeout, retries = 64, 4, 2 * time.Second, 2
+	// A read waits for a WAIT (REDIS_WAIT_TIMEOUT) on top of the usual.
+	readTimeout := 3*time.Second + cfg.RedisWaitTimeout
+	switch cfg.Redis.Topology {
+	case config.RedisSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:    cfg.Redis.MasterName,
+			SentinelAddrs: cfg.Redis.Addrs,
+			Password:      cfg.Redis.Password,
+			DB:            cfg.Redis.DB,
+			PoolSize:      poolSize,
+			MinIdleConns:  minIdle,
+			DialTimeout:   dialTimeout,
+			ReadTimeout:   readTimeout,
+			MaxRetries:    retries,
+		}), nil
+	case config.RedisCluster:
+		return nil, &config.Error{Var: "REDIS_URL", Msg: "redis+cluster:// is not supported by this version of Convene yet; use one server or Sentinel"}
+	}
+	opt, err := redis.ParseURL(cfg.Redis.URL)
 	if err != nil {
 		return nil, &config.Error{Var: "REDIS_URL", Msg: err.Error()}
 	}
-	opt.PoolSize = 64
-	opt.MinIdleConns = 4
-	opt.DialTimeout = 2 * time.Second
-	opt.MaxRetries = 2
+	opt.PoolSize = poolSize
+	opt.MinIdleConns = minIdle
+	opt.DialTimeout = dialTimeout
+	opt.ReadTimeout = readTimeout
+	opt.MaxRetries = retries
 	return redis.NewClient(opt), nil
 }
 

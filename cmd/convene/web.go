@@ -53,7 +53,7 @@ func newWebHandler(cfg config.Config, rdb redis.UniversalClient, logger *slog.Lo
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	queue := jobs.Queue{Enqueuer: client, Tasks: inspector}
-	st := store.New(rdb)
+	st := store.New(rdb, store.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
 	done := st.NewDoneBatcher(logger)
 	registering := st.NewRegisterBatcher()
 	limiter := ratelimit.New(rdb, store.DefaultPrefix)

@@ -64,7 +64,7 @@ func startWorker(cfg config.Config, rdb redis.UniversalClient, logger *slog.Logg
 		m.Close()
 		return nil, nil, &config.Error{Var: "SIGNING_KEY", Msg: convene.ErrorMessage(err)}
 	}
-	st := store.New(rdb)
+	st := store.New(rdb, store.WithWait(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout))
 	finishing := st.NewFinishBatcher()
 	client := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)

@@ -109,31 +109,50 @@ func gather[T any](batch []T, in <-chan T, max int) []T {
 }
 
 // RunScripts runs script n times in one pipelined round trip on rdb, run i
-// with the keys and arguments args(i) gives, and returns each run's
-// answer. A run Redis refused with NOSCRIPT (it lost its scripts: a
-// restart) did not happen, so it is run again alone, which loads the
-// script.
-func RunScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, n int, args func(i int) ([]string, []any)) []*redis.Cmd {
+// with the keys and arguments args(i) gives, followed by what after queues
+// (nil: nothing), and returns each run's answer. A run Redis refused with
+// NOSCRIPT (it lost its scripts: a restart, a failover) did not happen:
+// see Rerun.
+func RunScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, n int, args func(i int) ([]string, []any), after func(redis.Pipeliner)) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, n)
 	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range n {
 			keys, argv := args(i)
 			cmds[i] = script.EvalSha(ctx, p, keys, argv...)
 		}
+		if after != nil {
+			after(p)
+		}
 		return nil
 	})
-	Rerun(ctx, rdb, script, cmds, args)
+	Rerun(ctx, rdb, script, cmds, args, after)
 	return cmds
 }
 
-// Rerun runs again, alone, each run of script in cmds (queued with the
-// keys and arguments args(i) gives) that Redis refused with NOSCRIPT: it
-// did not happen, and running it alone loads the script.
-func Rerun(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, cmds []*redis.Cmd, args func(i int) ([]string, []any)) {
+// Rerun runs again each run of script in cmds (queued with the keys and
+// arguments args(i) gives) that Redis refused with NOSCRIPT: it did not
+// happen. They go in one pipelined round trip, with the script's source
+// (EVAL, which loads it), followed by what after queues (nil: nothing) on
+// the same connection. It reports whether any ran again.
+func Rerun(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, cmds []*redis.Cmd, args func(i int) ([]string, []any), after func(redis.Pipeliner)) bool {
+	var again []int
 	for i, cmd := range cmds {
 		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			keys, argv := args(i)
-			cmds[i] = script.Run(ctx, rdb, keys, argv...)
+			again = append(again, i)
 		}
 	}
+	if len(again) == 0 {
+		return false
+	}
+	_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, i := range again {
+			keys, argv := args(i)
+			cmds[i] = script.Eval(ctx, p, keys, argv...)
+		}
+		if after != nil {
+			after(p)
+		}
+		return nil
+	})
+	return true
 }

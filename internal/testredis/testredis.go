@@ -133,8 +133,18 @@ func (s *Server) signal(sig syscall.Signal) {
 		return
 	}
 	_ = cmd.Process.Signal(sig)
+	// Redis may refuse a SIGTERM for a moment ("Writing initial AOF, can't
+	// exit", after a replica's sync): send it again until it goes.
 	deadline := time.Now().Add(10 * time.Second)
-	for cmd.Process.Signal(syscall.Signal(0)) == nil && time.Now().Before(deadline) {
+	for i := 1; cmd.Process.Signal(syscall.Signal(0)) == nil; i++ {
+		if time.Now().After(deadline) {
+			s.t.Errorf("redis-server did not exit within 10 s of %v\n%s", sig, s.Log())
+			_ = cmd.Process.Kill()
+			break
+		}
+		if i%100 == 0 {
+			_ = cmd.Process.Signal(sig)
+		}
 		time.Sleep(5 * time.Millisecond) // polling interval while the process exits
 	}
 	os.Remove(s.sock)
