@@ -144,6 +144,18 @@ func (s *Sentinel) KillPrimary() time.Duration {
 	return time.Since(start)
 }
 
+// WaitReplica waits until srv (restarted after KillPrimary) has rejoined as
+// a replica of the current primary and is in sync with it.
+func (s *Sentinel) WaitReplica(srv *Server) {
+	s.t.Helper()
+	c := srv.NewClient()
+	defer c.Close()
+	s.poll(60*time.Second, "the old primary to rejoin as a replica", func() bool {
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, "master_link_status:up")
+	})
+}
+
 // Log returns the sentinels' logs, for failure messages.
 func (s *Sentinel) Log() string {
 	var b strings.Builder
