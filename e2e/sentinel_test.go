@@ -64,6 +64,7 @@ func sentinelFailover(t *testing.T, wait int) {
 		id     string
 		took   time.Duration
 		json   bool
+		retry  string // Retry-After
 	}
 	var mu sync.Mutex
 	var answers []answer
@@ -90,7 +91,7 @@ func sentinelFailover(t *testing.T, wait int) {
 					raw, _ := io.ReadAll(res.Body)
 					res.Body.Close()
 					var v map[string]any
-					a.status, a.json = res.StatusCode, json.Unmarshal(raw, &v) == nil
+					a.status, a.json, a.retry = res.StatusCode, json.Unmarshal(raw, &v) == nil, res.Header.Get("Retry-After")
 					a.id, _ = v["id"].(string)
 				}
 				mu.Lock()
@@ -134,14 +135,14 @@ func sentinelFailover(t *testing.T, wait int) {
 		switch {
 		case a.status == http.StatusCreated || a.status == http.StatusOK:
 			acked[a.id] = true
-		case a.status == http.StatusServiceUnavailable && a.json:
+		case a.status == http.StatusServiceUnavailable && a.json && a.retry != "":
 			unavailable++
 			if firstUnavailable == 0 {
 				firstUnavailable = time.Duration(i) * 10 * time.Millisecond
 			}
 			lastUnavailable = time.Duration(i) * 10 * time.Millisecond
 		default:
-			t.Errorf("registration %d: status %d (JSON %v) after %v, want 2xx or a 503 with JSON", i, a.status, a.json, a.took)
+			t.Errorf("registration %d: status %d (JSON %v, Retry-After %q) after %v, want 2xx or a 503 with JSON and Retry-After", i, a.status, a.json, a.retry, a.took)
 		}
 		if a.took > 10*time.Second {
 			hung++
