@@ -15,7 +15,7 @@ import (
 )
 
 // TestSentinelFailoverLosesNoAcknowledgedRegistration runs two web
-// processes, two workers and a scheduler on a Sentinel-managed primary with
+// processes, three workers and two schedulers on a Sentinel-managed primary with
 // one replica, with REDIS_WAIT_REPLICAS=1, under steady registrations. The
 // primary is killed with SIGKILL; Sentinel promotes the replica, and the old
 // primary, restarted, rejoins as its replica. Every registration answered
@@ -52,7 +52,7 @@ func sentinelFailover(t *testing.T, wait int) {
 	}
 	webs := []*process{start(t, "web", env...), start(t, "web", env...)}
 	procs := append([]*process{}, webs...)
-	for _, mode := range []string{"worker", "worker", "scheduler"} {
+	for _, mode := range []string{"worker", "worker", "worker", "scheduler", "scheduler"} {
 		procs = append(procs, start(t, mode, env...))
 	}
 	createMeeting(t, webs[0], "ha-2026", 0)
