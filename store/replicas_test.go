@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,18 +18,8 @@ func primaryWithReplica(t *testing.T) (primary, replica *testredis.Server) {
 	port := testredis.FreePort(t)
 	primary = testredis.Start(t, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--repl-diskless-sync-delay", "0")
 	replica = testredis.Start(t, "--port", strconv.Itoa(testredis.FreePort(t)), "--bind", "127.0.0.1", "--replicaof", "127.0.0.1", strconv.Itoa(port))
-	c := replica.Client(t)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, err := c.Info(context.Background(), "replication").Result()
-		if err == nil && strings.Contains(info, "master_link_status:up") {
-			return primary, replica
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica did not synchronise: %v\n%s", err, replica.Log())
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval while the replica syncs
-	}
+	replica.WaitInSync(t)
+	return primary, replica
 }
 
 func TestWithWaitAWriteIsAcknowledgedOnlyOnceReplicated(t *testing.T) {
@@ -43,14 +32,16 @@ func TestWithWaitAWriteIsAcknowledgedOnlyOnceReplicated(t *testing.T) {
 	if _, err := s.CreateMeeting(ctx, meeting(t, "m1", 0)); err != nil {
 		t.Fatal(err)
 	}
-	for i, register := range []func(convene.Registration) (convene.Registration, []convene.Intent, error){
+	// The unbatched path and the batcher.
+	registers := []func(convene.Registration) (convene.Registration, []convene.Intent, error){
 		func(r convene.Registration) (convene.Registration, []convene.Intent, error) {
 			return s.Register(ctx, r)
 		},
 		func(r convene.Registration) (convene.Registration, []convene.Intent, error) {
 			return rb.Register(ctx, r)
 		},
-	} {
+	}
+	for i, register := range registers {
 		r := registration(t, "m1", "up-"+strconv.Itoa(i)+"@example.org")
 		if _, _, err := register(r); err != nil {
 			t.Fatalf("with the replica up: %v", err)
@@ -61,14 +52,7 @@ func TestWithWaitAWriteIsAcknowledgedOnlyOnceReplicated(t *testing.T) {
 	}
 
 	replica.Stop()
-	for i, register := range []func(convene.Registration) (convene.Registration, []convene.Intent, error){
-		func(r convene.Registration) (convene.Registration, []convene.Intent, error) {
-			return s.Register(ctx, r)
-		},
-		func(r convene.Registration) (convene.Registration, []convene.Intent, error) {
-			return rb.Register(ctx, r)
-		},
-	} {
+	for i, register := range registers {
 		r := registration(t, "m1", "down-"+strconv.Itoa(i)+"@example.org")
 		start := time.Now()
 		_, _, err := register(r)

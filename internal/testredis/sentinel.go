@@ -57,7 +57,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 		}
 		s.Servers[i] = Start(t, args...)
 	}
-	s.waitReplicated()
+	s.Servers[1].WaitInSync(t)
 	for i := range 3 {
 		port := FreePort(t)
 		conf := filepath.Join(dir, fmt.Sprintf("sentinel%d.conf", i))
@@ -164,17 +164,6 @@ func (s *Sentinel) Log() string {
 		fmt.Fprintf(&b, "--- sentinel %d\n%s", i, l)
 	}
 	return b.String()
-}
-
-// waitReplicated waits until the replica has synchronised with the
-// primary.
-func (s *Sentinel) waitReplicated() {
-	c := s.Servers[1].NewClient()
-	defer c.Close()
-	s.poll(30*time.Second, "the replica to synchronise", func() bool {
-		info, err := c.Info(context.Background(), "replication").Result()
-		return err == nil && strings.Contains(info, "master_link_status:up")
-	})
 }
 
 func (s *Sentinel) poll(timeout time.Duration, what string, cond func() bool) {

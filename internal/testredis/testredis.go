@@ -158,6 +158,25 @@ func (s *Server) Restart() {
 	s.start()
 }
 
+// WaitInSync waits until the server, a replica, has synchronised with its
+// primary (INFO replication: master_link_status:up).
+func (s *Server) WaitInSync(t testing.TB) {
+	t.Helper()
+	c := s.NewClient()
+	defer c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := c.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not synchronise within 30 s: %v\n%s", err, s.Log())
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval while the replica syncs
+	}
+}
+
 // Log returns the server's log so far, for failure messages.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
